@@ -1,0 +1,1 @@
+"""EMIM: UniFormer video transformers with explicit motion information mining."""

@@ -1,0 +1,382 @@
+"""Every configuration key, defined once, with its meaning, unit and allowed values.
+
+Load order (see `slowfast.utils.parser.load_config`): `get_cfg()` -> `exp/<name>/config.yaml` ->
+command-line `KEY VALUE` pairs -> `assert_and_infer_cfg(cfg)` (every check, once) -> `cfg.freeze()`.
+Key names follow SlowFast and the released EMIM configs, which load here unchanged.
+"""
+
+from fvcore.common.config import CfgNode
+
+_C = CfgNode()
+
+# ---------------------------------------------------------------------------------------------- #
+# Training
+# ---------------------------------------------------------------------------------------------- #
+_C.TRAIN = CfgNode()
+# Train the model (then test if TEST.ENABLE).
+_C.TRAIN.ENABLE = True
+# Dataset registry name: "sth" (Something-Something frames), "ssv2" (SSv2 videos), "kinetics" (csv list).
+_C.TRAIN.DATASET = "kinetics"
+# Videos per optimiser step over ALL processes (NUM_GPUS x NUM_SHARDS); each process gets BATCH_SIZE / world.
+_C.TRAIN.BATCH_SIZE = 64
+# Validate every EVAL_PERIOD epochs.
+_C.TRAIN.EVAL_PERIOD = 10
+# Save a checkpoint every CHECKPOINT_PERIOD epochs.
+_C.TRAIN.CHECKPOINT_PERIOD = 10
+# Resume from the newest good checkpoint in OUTPUT_DIR/checkpoints.
+_C.TRAIN.AUTO_RESUME = True
+# Weights to start from (fine-tuning): a SlowFast checkpoint, a released video or 2D ImageNet state dict.
+_C.TRAIN.CHECKPOINT_FILE_PATH = ""
+# Also load optimizer/scaler/epoch from TRAIN.CHECKPOINT_FILE_PATH (resume rather than fine-tune).
+_C.TRAIN.CHECKPOINT_LOAD_OPTIMIZER = False
+# Stop with a summary once this many training videos failed to decode (0 = never stop).
+_C.TRAIN.MAX_DATA_FAILURES = 100
+
+# ---------------------------------------------------------------------------------------------- #
+# Testing (multi-view)
+# ---------------------------------------------------------------------------------------------- #
+_C.TEST = CfgNode()
+# Run multi-view testing after training (or alone when TRAIN.ENABLE is False).
+_C.TEST.ENABLE = True
+# Dataset registry name, as TRAIN.DATASET.
+_C.TEST.DATASET = "kinetics"
+# Views per step over all processes.
+_C.TEST.BATCH_SIZE = 8
+# Weights to test; empty = the last checkpoint in OUTPUT_DIR/checkpoints.
+_C.TEST.CHECKPOINT_FILE_PATH = ""
+# Temporal clips per video.
+_C.TEST.NUM_ENSEMBLE_VIEWS = 10
+# Spatial crops per clip: 1 (centre) or 3 (left/centre/right, or top/centre/bottom on portrait video).
+_C.TEST.NUM_SPATIAL_CROPS = 3
+# Where to save per-video scores and labels (a .pkl path, relative to OUTPUT_DIR); empty = do not save.
+_C.TEST.SAVE_RESULTS_PATH = "test_results.pkl"
+# Split to test on: "test" or "val" (the released sth recipes test on the val list).
+_C.TEST.SPLIT = "test"
+
+# ---------------------------------------------------------------------------------------------- #
+# UniFormer backbone and EMIM
+# ---------------------------------------------------------------------------------------------- #
+_C.UNIFORMER = CfgNode()
+# Channel width of each of the four stages.
+_C.UNIFORMER.EMBED_DIM = [64, 128, 320, 512]
+# Blocks in each of the four stages.
+_C.UNIFORMER.DEPTH = [3, 4, 8, 3]
+# Channels per attention head in stages 3-4 (heads = width / HEAD_DIM; width must divide).
+_C.UNIFORMER.HEAD_DIM = 64
+# MLP hidden width = MLP_RATIO x width.
+_C.UNIFORMER.MLP_RATIO = 4.0
+# Bias in the qkv Linear.
+_C.UNIFORMER.QKV_BIAS = True
+# Attention scale; None = HEAD_DIM ** -0.5.
+_C.UNIFORMER.QKV_SCALE = None
+# Dropout after the MLPs and projections.
+_C.UNIFORMER.DROPOUT_RATE = 0.0
+# Dropout on the attention weights.
+_C.UNIFORMER.ATTENTION_DROPOUT_RATE = 0.0
+# Stochastic depth, linear from 0 to this over all blocks.
+_C.UNIFORMER.DROP_DEPTH_RATE = 0.1
+# Kept for released configs: split frames into clips (False is the only released setting).
+_C.UNIFORMER.SPLIT = False
+# Temporal kernel 3 (padding 1) in patch_embed2..4 instead of 1.
+_C.UNIFORMER.STD = False
+# Temporal stride of patch_embed1: 1 (EMIM release, T tokens per T frames) or 2 (original UniFormer).
+_C.UNIFORMER.STEM_TEMPORAL_STRIDE = 1
+# Name of the pretrained weights the recipe was made with (informational; TRAIN.CHECKPOINT_FILE_PATH loads).
+_C.UNIFORMER.PRETRAIN_NAME = ""
+# Attention in [stage 3, stage 4] blocks selected by CONTINUOUS_ATTN: "emim" (aliases "extra_attn64",
+# "extra_attn128", the released names) or "global"/"" (plain multi-head self-attention).
+_C.UNIFORMER.ATTN_TYPE = ["emim", "emim"]
+# EMIM window K (odd, >= 1) for [stage 3, stage 4].
+_C.UNIFORMER.ATTN_MAX_DISP = [7, 7]
+# Which blocks of stages 3-4 use ATTN_TYPE: a string of 'l' (local/EMIM) and 'g' (global) repeated over
+# block indices; "lg" (released) = even blocks EMIM, odd global; "l" = all EMIM; "g" = none.
+_C.UNIFORMER.CONTINUOUS_ATTN = "lg"
+# LayerScale on the residual branches of attention blocks (0 = off, else the initial gamma).
+_C.UNIFORMER.LAYER_SCALE = 0.0
+# Reproduce the released CUDA kernel's 32-channel limit (EMIM_SPEC 3.7), forward and backward.
+_C.UNIFORMER.EMIM_RELEASED_KERNEL = False
+# EMIM ablation switches (defaults = released behaviour).
+# Motion branch: the raw cost volume through motion_conv, added to the context.
+_C.UNIFORMER.EMIM_MOTION = True
+# Context branch: softmax(cost) @ values.
+_C.UNIFORMER.EMIM_CONTEXT = True
+# Learned relative position bias rpb[heads, K, K] in the cost volume.
+_C.UNIFORMER.EMIM_RPB = True
+# Backend of the EMIM op: "" (best available), "torch", "cpu" (C++ extension), "cuda".
+_C.UNIFORMER.EMIM_BACKEND = ""
+
+# ---------------------------------------------------------------------------------------------- #
+# Model
+# ---------------------------------------------------------------------------------------------- #
+_C.MODEL = CfgNode()
+# Model family (informational, as in SlowFast).
+_C.MODEL.ARCH = "uniformer"
+# Registry name of the model class.
+_C.MODEL.MODEL_NAME = "Uniformer"
+# Number of classes.
+_C.MODEL.NUM_CLASSES = 400
+# "cross_entropy" or "soft_cross_entropy" (Mixup / label smoothing targets).
+_C.MODEL.LOSS_FUNC = "cross_entropy"
+# Dropout before the classifier head.
+_C.MODEL.DROPOUT_RATE = 0.5
+# Gradient checkpointing of the first CHECKPOINT_NUM[i] blocks of stage i.
+_C.MODEL.USE_CHECKPOINT = False
+_C.MODEL.CHECKPOINT_NUM = [0, 0, 0, 0]
+
+# ---------------------------------------------------------------------------------------------- #
+# Data
+# ---------------------------------------------------------------------------------------------- #
+_C.DATA = CfgNode()
+# Folder with the split lists (train.csv/val.csv/test.csv, or LABEL_PATH_TEMPLATE files).
+_C.DATA.PATH_TO_DATA_DIR = ""
+# Prefix joined to every path in the lists.
+_C.DATA.PATH_PREFIX = ""
+# Separator between path and label in the lists (released lists use ",", SlowFast " ").
+_C.DATA.PATH_LABEL_SEPARATOR = " "
+# sth: list file per split, formatted with "train"/"val"/"test".
+_C.DATA.LABEL_PATH_TEMPLATE = "somethingv1_rgb_{}.txt"
+# sth: frame file name, formatted with the 1-based frame number.
+_C.DATA.IMAGE_TEMPLATE = "{:05d}.jpg"
+# Frames per clip (T).
+_C.DATA.NUM_FRAMES = 8
+# Frame stride of dense sampling (video lists).
+_C.DATA.SAMPLING_RATE = 8
+# Frame rate clips are resampled to for dense sampling.
+_C.DATA.TARGET_FPS = 30
+# Video decoder: "decord" or "pyav".
+_C.DATA.DECODING_BACKEND = "decord"
+# Released dense-sampling arithmetic (EMIM_SPEC 5).
+_C.DATA.USE_OFFSET_SAMPLING = False
+# Per-channel mean and std (0-1 pixel scale).
+_C.DATA.MEAN = [0.45, 0.45, 0.45]
+_C.DATA.STD = [0.225, 0.225, 0.225]
+# Short-side jitter range [min, max] in pixels (used when TRAIN_JITTER_SCALES_RELATIVE is empty).
+_C.DATA.TRAIN_JITTER_SCALES = [256, 320]
+# Random-resized-crop relative area range and aspect range; empty = short-side jitter.
+_C.DATA.TRAIN_JITTER_SCALES_RELATIVE = []
+_C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
+# Training crop size in pixels.
+_C.DATA.TRAIN_CROP_SIZE = 224
+# Test: short side resized to, and crops taken at, this size.
+_C.DATA.TEST_CROP_SIZE = 256
+# Channels per pathway.
+_C.DATA.INPUT_CHANNEL_NUM = [3]
+# Horizontal flip in training (off for Something-Something, where left/right are labels).
+_C.DATA.RANDOM_FLIP = True
+# Multi-view ensembling: "sum" or "max".
+_C.DATA.ENSEMBLE_METHOD = "sum"
+# Accepted for the released run.sh/test.sh, which pass them; they selected an internal storage
+# client (MC) and threaded loading (THREAD). Here paths go through iopath and these have no effect.
+_C.DATA.MC = False
+_C.DATA.THREAD = False
+
+# ---------------------------------------------------------------------------------------------- #
+# Augmentation (timm)
+# ---------------------------------------------------------------------------------------------- #
+_C.AUG = CfgNode()
+# RandAugment / random erasing / colour jitter on the training clip (same for every frame).
+_C.AUG.ENABLE = False
+# Clips per video per step (repeated augmentation).
+_C.AUG.NUM_SAMPLE = 1
+# Colour jitter strength (used when AA_TYPE is empty).
+_C.AUG.COLOR_JITTER = 0.4
+# timm RandAugment string, e.g. "rand-m7-n4-mstd0.5-inc1"; empty = none.
+_C.AUG.AA_TYPE = "rand-m7-n4-mstd0.5-inc1"
+# Resize interpolation: "bilinear" or "bicubic".
+_C.AUG.INTERPOLATION = "bicubic"
+# Random erasing probability, mode ("const", "rand", "pixel"), count, split.
+_C.AUG.RE_PROB = 0.25
+_C.AUG.RE_MODE = "pixel"
+_C.AUG.RE_COUNT = 1
+_C.AUG.RE_SPLIT = False
+
+# ---------------------------------------------------------------------------------------------- #
+# Mixup / CutMix (timm), applied per batch by the engine
+# ---------------------------------------------------------------------------------------------- #
+_C.MIXUP = CfgNode()
+_C.MIXUP.ENABLE = False
+_C.MIXUP.ALPHA = 0.8
+_C.MIXUP.CUTMIX_ALPHA = 1.0
+_C.MIXUP.PROB = 1.0
+_C.MIXUP.SWITCH_PROB = 0.5
+_C.MIXUP.LABEL_SMOOTH_VALUE = 0.1
+
+# ---------------------------------------------------------------------------------------------- #
+# BatchNorm
+# ---------------------------------------------------------------------------------------------- #
+_C.BN = CfgNode()
+# Recompute BN statistics on NUM_BATCHES_PRECISE batches before each evaluation.
+_C.BN.USE_PRECISE_STATS = False
+_C.BN.NUM_BATCHES_PRECISE = 200
+# SyncBatchNorm across processes in the conv stages.
+_C.BN.USE_SYNC_BN = False
+
+# ---------------------------------------------------------------------------------------------- #
+# Optimiser and schedule
+# ---------------------------------------------------------------------------------------------- #
+_C.SOLVER = CfgNode()
+# Learning rate for the batch TRAIN.BATCH_SIZE.
+_C.SOLVER.BASE_LR = 1e-4
+# Multiply BASE_LR by NUM_SHARDS (SlowFast semantics).
+_C.SOLVER.BASE_LR_SCALE_NUM_SHARDS = False
+# "cosine" (with linear warm-up by iteration).
+_C.SOLVER.LR_POLICY = "cosine"
+_C.SOLVER.COSINE_END_LR = 1e-6
+_C.SOLVER.COSINE_AFTER_WARMUP = True
+_C.SOLVER.WARMUP_EPOCHS = 0.0
+_C.SOLVER.WARMUP_START_LR = 1e-6
+_C.SOLVER.MAX_EPOCH = 300
+# "adamw" or "sgd".
+_C.SOLVER.OPTIMIZING_METHOD = "adamw"
+_C.SOLVER.MOMENTUM = 0.9
+_C.SOLVER.NESTEROV = True
+_C.SOLVER.WEIGHT_DECAY = 0.05
+# No weight decay on 1D parameters (norms, biases) and on rpb / pos_embed (model.no_weight_decay()).
+_C.SOLVER.ZERO_WD_1D_PARAM = True
+# Decay rpb and pos_embed as the released optimizer did by accident (exact reproduction only).
+_C.SOLVER.RELEASED_WEIGHT_DECAY = False
+# Gradient-norm clipping; None = off.
+_C.SOLVER.CLIP_GRADIENT = None
+
+# ---------------------------------------------------------------------------------------------- #
+# Mixed precision
+# ---------------------------------------------------------------------------------------------- #
+_C.TRAIN.MIXED_PRECISION = False
+# "float16" (with a gradient scaler) or "bfloat16".
+_C.TRAIN.MIXED_PRECISION_DTYPE = "float16"
+
+# ---------------------------------------------------------------------------------------------- #
+# Data loader
+# ---------------------------------------------------------------------------------------------- #
+_C.DATA_LOADER = CfgNode()
+_C.DATA_LOADER.NUM_WORKERS = 8
+_C.DATA_LOADER.PIN_MEMORY = True
+# Replacement videos tried when one fails to decode in training.
+_C.DATA_LOADER.NUM_RETRIES = 10
+
+# ---------------------------------------------------------------------------------------------- #
+# Logging
+# ---------------------------------------------------------------------------------------------- #
+_C.TENSORBOARD = CfgNode()
+_C.TENSORBOARD.ENABLE = False
+# Log folder; empty = OUTPUT_DIR/runs.
+_C.TENSORBOARD.LOG_DIR = ""
+# Log training stats every LOG_PERIOD iterations.
+_C.LOG_PERIOD = 10
+
+# ---------------------------------------------------------------------------------------------- #
+# Launch
+# ---------------------------------------------------------------------------------------------- #
+# Processes (GPUs) per machine; 0 = one CPU process.
+_C.NUM_GPUS = 1
+# Machines.
+_C.NUM_SHARDS = 1
+# This machine's index (set by torchrun / run.sh).
+_C.SHARD_ID = 0
+_C.RNG_SEED = 0
+_C.OUTPUT_DIR = "./output"
+
+
+def get_cfg() -> CfgNode:
+    """A fresh copy of the defaults."""
+    return _C.clone()
+
+
+# EMIM attention names accepted in UNIFORMER.ATTN_TYPE; the released configs use the extra_attn* names.
+EMIM_ATTN_TYPES = ("emim", "extra_attn64", "extra_attn128")
+GLOBAL_ATTN_TYPES = ("global", "", "none", "None")
+EMIM_BACKENDS = ("", "torch", "cpu", "cuda")
+
+
+def _fail(key: str, value, allowed: str) -> None:
+    raise ValueError(f"config key {key}: got {value!r}; allowed: {allowed}")
+
+
+def _check_list(cfg: CfgNode, key: str, length: int) -> list:
+    section, name = key.split(".")
+    value = cfg[section][name]
+    if not isinstance(value, (list, tuple)) or len(value) != length:
+        _fail(key, value, f"a list of {length} entries")
+    return list(value)
+
+
+def _check_choice(cfg: CfgNode, key: str, allowed) -> None:
+    node = cfg
+    for part in key.split("."):
+        node = node[part]
+    if node not in allowed:
+        _fail(key, node, ", ".join(repr(a) for a in allowed))
+
+
+def uses_emim(cfg: CfgNode) -> bool:
+    """Whether any block of the configured model is an EMIM block."""
+    u = cfg.UNIFORMER
+    return "l" in u.CONTINUOUS_ATTN and any(
+        t in EMIM_ATTN_TYPES and d > 0 for t, d in zip(u.ATTN_TYPE, u.DEPTH[2:])
+    )
+
+
+def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
+    """Every cross-key check and derived value, called exactly once before `cfg.freeze()`."""
+    u = cfg.UNIFORMER
+    dims = _check_list(cfg, "UNIFORMER.EMBED_DIM", 4)
+    depths = _check_list(cfg, "UNIFORMER.DEPTH", 4)
+    attn_types = _check_list(cfg, "UNIFORMER.ATTN_TYPE", 2)
+    windows = _check_list(cfg, "UNIFORMER.ATTN_MAX_DISP", 2)
+    ckpt_num = _check_list(cfg, "MODEL.CHECKPOINT_NUM", 4)
+    if any(not isinstance(d, int) or d <= 0 for d in dims):
+        _fail("UNIFORMER.EMBED_DIM", dims, "positive integers")
+    if any(not isinstance(d, int) or d < 0 for d in depths):
+        _fail("UNIFORMER.DEPTH", depths, "non-negative integers")
+    if u.HEAD_DIM <= 0 or any(d % u.HEAD_DIM for d in dims[2:]):
+        _fail("UNIFORMER.HEAD_DIM", u.HEAD_DIM,
+              f"a positive divisor of the attention-stage widths EMBED_DIM[2:] = {dims[2:]}")
+    for t in attn_types:
+        if t is not None and t not in EMIM_ATTN_TYPES + GLOBAL_ATTN_TYPES:
+            _fail("UNIFORMER.ATTN_TYPE", attn_types,
+                  f"two of {EMIM_ATTN_TYPES + GLOBAL_ATTN_TYPES} or None")
+    for k in windows:
+        if not isinstance(k, int) or k < 1 or k % 2 == 0:
+            _fail("UNIFORMER.ATTN_MAX_DISP", windows, "odd positive window sizes (3, 5, 7, ...)")
+    if not u.CONTINUOUS_ATTN or set(u.CONTINUOUS_ATTN) - set("lg"):
+        _fail("UNIFORMER.CONTINUOUS_ATTN", u.CONTINUOUS_ATTN,
+              "a non-empty string of 'l' (EMIM) and 'g' (global), e.g. 'lg', 'l', 'g', 'llg'")
+    _check_choice(cfg, "UNIFORMER.STEM_TEMPORAL_STRIDE", (1, 2))
+    _check_choice(cfg, "UNIFORMER.EMIM_BACKEND", EMIM_BACKENDS)
+    if u.LAYER_SCALE < 0:
+        _fail("UNIFORMER.LAYER_SCALE", u.LAYER_SCALE, "0 (off) or a positive initial value")
+    if cfg.DATA.NUM_FRAMES < 1 or cfg.DATA.NUM_FRAMES % u.STEM_TEMPORAL_STRIDE:
+        _fail("DATA.NUM_FRAMES", cfg.DATA.NUM_FRAMES,
+              f"a positive multiple of UNIFORMER.STEM_TEMPORAL_STRIDE = {u.STEM_TEMPORAL_STRIDE}")
+    token_frames = cfg.DATA.NUM_FRAMES // u.STEM_TEMPORAL_STRIDE
+    if uses_emim(cfg) and token_frames < 2:
+        _fail("DATA.NUM_FRAMES", cfg.DATA.NUM_FRAMES,
+              f"EMIM pairs each frame with the next, so it needs >= 2 token frames "
+              f"(NUM_FRAMES / STEM_TEMPORAL_STRIDE = {token_frames}); or set UNIFORMER.ATTN_TYPE to global")
+    if not (u.EMIM_MOTION or u.EMIM_CONTEXT):
+        _fail("UNIFORMER.EMIM_MOTION/EMIM_CONTEXT", (u.EMIM_MOTION, u.EMIM_CONTEXT),
+              "at least one EMIM branch on")
+    for i, (n, d) in enumerate(zip(ckpt_num, depths)):
+        if not isinstance(n, int) or not 0 <= n <= d:
+            _fail("MODEL.CHECKPOINT_NUM", ckpt_num, f"integers 0..DEPTH[i] per stage (stage {i}: 0..{d})")
+    _check_choice(cfg, "MODEL.LOSS_FUNC", ("cross_entropy", "soft_cross_entropy"))
+    _check_choice(cfg, "DATA.DECODING_BACKEND", ("decord", "pyav"))
+    _check_choice(cfg, "DATA.ENSEMBLE_METHOD", ("sum", "max"))
+    _check_choice(cfg, "TEST.NUM_SPATIAL_CROPS", (1, 3))
+    _check_choice(cfg, "TEST.SPLIT", ("test", "val"))
+    _check_choice(cfg, "SOLVER.OPTIMIZING_METHOD", ("adamw", "sgd"))
+    _check_choice(cfg, "SOLVER.LR_POLICY", ("cosine",))
+    _check_choice(cfg, "TRAIN.MIXED_PRECISION_DTYPE", ("float16", "bfloat16"))
+    for key in ("DATA.MEAN", "DATA.STD"):
+        _check_list(cfg, key, 3)
+    if len(cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE) not in (0, 2):
+        _fail("DATA.TRAIN_JITTER_SCALES_RELATIVE", cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE,
+              "[] or [min_area, max_area]")
+    if len(cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE) not in (0, 2):
+        _fail("DATA.TRAIN_JITTER_ASPECT_RELATIVE", cfg.DATA.TRAIN_JITTER_ASPECT_RELATIVE,
+              "[] or [min_aspect, max_aspect]")
+    if cfg.NUM_SHARDS < 1 or cfg.NUM_GPUS < 0:
+        _fail("NUM_SHARDS/NUM_GPUS", (cfg.NUM_SHARDS, cfg.NUM_GPUS), "NUM_SHARDS >= 1, NUM_GPUS >= 0")
+    if cfg.SOLVER.BASE_LR_SCALE_NUM_SHARDS:
+        cfg.SOLVER.BASE_LR *= cfg.NUM_SHARDS
+    return cfg

@@ -1,0 +1,37 @@
+"""Build the run's config: defaults, then a YAML file, then command-line KEY VALUE pairs."""
+
+from typing import Sequence
+
+from fvcore.common.config import CfgNode
+
+from .defaults import assert_and_infer_cfg, get_cfg
+
+
+def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CfgNode:
+    """Defaults <- `cfg_file` <- `opts` (flat KEY VALUE list), checked once and frozen.
+
+    Any error names the file or the command-line pair at fault.
+    """
+    cfg = get_cfg()
+    if cfg_file:
+        try:
+            cfg.merge_from_file(cfg_file)
+        except (KeyError, ValueError, AssertionError) as err:
+            raise ValueError(f"{cfg_file}: {_message(err)}") from None
+    if len(opts) % 2:
+        raise ValueError(f"command-line overrides must be KEY VALUE pairs; got an odd list {list(opts)}")
+    for key, value in zip(opts[0::2], opts[1::2]):
+        try:
+            cfg.merge_from_list([key, value])
+        except (KeyError, ValueError, AssertionError) as err:
+            raise ValueError(f"command-line override {key} {value}: {_message(err)}") from None
+    try:
+        assert_and_infer_cfg(cfg)
+    except ValueError as err:
+        raise ValueError(f"{cfg_file or 'defaults'} + overrides: {err}") from None
+    cfg.freeze()
+    return cfg
+
+
+def _message(err: Exception) -> str:
+    return err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
