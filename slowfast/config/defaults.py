@@ -75,7 +75,7 @@ _C.UNIFORMER.DROPOUT_RATE = 0.0
 _C.UNIFORMER.ATTENTION_DROPOUT_RATE = 0.0
 # Stochastic depth, linear from 0 to this over all blocks.
 _C.UNIFORMER.DROP_DEPTH_RATE = 0.1
-# Kept for released configs: split frames into clips (False is the only released setting).
+# Released key; only False (joint space-time attention, the released setting) is implemented.
 _C.UNIFORMER.SPLIT = False
 # Temporal kernel 3 (padding 1) in patch_embed2..4 instead of 1.
 _C.UNIFORMER.STD = False
@@ -342,6 +342,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
         _fail("UNIFORMER.CONTINUOUS_ATTN", u.CONTINUOUS_ATTN,
               "a non-empty string of 'l' (EMIM) and 'g' (global), e.g. 'lg', 'l', 'g', 'llg'")
     _check_choice(cfg, "UNIFORMER.STEM_TEMPORAL_STRIDE", (1, 2))
+    _check_choice(cfg, "UNIFORMER.SPLIT", (False,))
     _check_choice(cfg, "UNIFORMER.EMIM_BACKEND", EMIM_BACKENDS)
     if u.LAYER_SCALE < 0:
         _fail("UNIFORMER.LAYER_SCALE", u.LAYER_SCALE, "0 (off) or a positive initial value")

@@ -1,0 +1,41 @@
+"""Layers shared by the UniFormer family."""
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+class QuickGELU(nn.Module):
+    """x * sigmoid(1.702 x), the activation of EMIM's motion MLP."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+class Mlp(nn.Module):
+    """Token MLP: Linear -> GELU -> Linear, on [..., C]; or 1x1x1 convolutions on [B, C, T, H, W]."""
+
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0, conv: bool = False):
+        super().__init__()
+        layer = (lambda i, o: nn.Conv3d(i, o, 1)) if conv else nn.Linear
+        self.fc1 = layer(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = layer(hidden_dim, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class PatchEmbed(nn.Module):
+    """Conv3d patchify then LayerNorm over channels: [B, C_in, T, H, W] -> [B, C_out, T', H', W']."""
+
+    def __init__(self, in_dim: int, out_dim: int, kernel: tuple[int, int, int], stride: tuple[int, int, int],
+                 padding: tuple[int, int, int]):
+        super().__init__()
+        self.proj = nn.Conv3d(in_dim, out_dim, kernel, stride, padding)
+        self.norm = nn.LayerNorm(out_dim, eps=1e-5)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.proj(x)
+        return self.norm(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
