@@ -1,5 +1,7 @@
 """Build the run's config: defaults, then a YAML file, then command-line KEY VALUE pairs."""
 
+import difflib
+import re
 from typing import Sequence
 
 from fvcore.common.config import CfgNode
@@ -17,14 +19,14 @@ def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CfgNod
         try:
             cfg.merge_from_file(cfg_file)
         except (KeyError, ValueError, AssertionError) as err:
-            raise ValueError(f"{cfg_file}: {_message(err)}") from None
+            raise ValueError(f"{cfg_file}: {_message(err, cfg)}") from None
     if len(opts) % 2:
         raise ValueError(f"command-line overrides must be KEY VALUE pairs; got an odd list {list(opts)}")
     for key, value in zip(opts[0::2], opts[1::2]):
         try:
             cfg.merge_from_list([key, value])
         except (KeyError, ValueError, AssertionError) as err:
-            raise ValueError(f"command-line override {key} {value}: {_message(err)}") from None
+            raise ValueError(f"command-line override {key} {value}: {_message(err, cfg)}") from None
     try:
         assert_and_infer_cfg(cfg)
     except ValueError as err:
@@ -33,5 +35,18 @@ def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CfgNod
     return cfg
 
 
-def _message(err: Exception) -> str:
-    return err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
+def _message(err: Exception, cfg: CfgNode) -> str:
+    """The library's message; for an unknown key, also the known keys of its section."""
+    message = err.args[0] if err.args and isinstance(err.args[0], str) else str(err)
+    unknown = re.search(r"Non-existent (?:config )?key: ([\w.]+)", message)
+    if not unknown:
+        return message
+    *section, name = unknown.group(1).split(".")
+    node = cfg
+    for part in section:
+        node = node.get(part, {})
+    known = sorted(k for k in node if not isinstance(node[k], CfgNode)) if isinstance(node, CfgNode) else []
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    where = ".".join(section) or "top level"
+    return f"unknown config key {unknown.group(1)}; {hint}keys in {where}: {', '.join(known)}"

@@ -1,0 +1,76 @@
+"""Config loading: released key names work, bad input stops with an error naming key and allowed values."""
+
+import pytest
+from tiny_cfg import tiny_cfg
+
+from slowfast.config import get_cfg, load_config
+
+
+def test_defaults_pass_checks():
+    cfg = load_config(None, [])
+    assert cfg.UNIFORMER.EMIM_RELEASED_KERNEL is False
+    assert cfg.UNIFORMER.CONTINUOUS_ATTN == "lg"
+
+
+@pytest.mark.parametrize(
+    "opts, match",
+    [
+        (["UNIFORMER.ATTN_MAX_DISP", "[6, 7]"], r"UNIFORMER.ATTN_MAX_DISP: got \[6, 7\]; allowed: odd"),
+        (["UNIFORMER.HEAD_DIM", "48"], r"UNIFORMER.HEAD_DIM: got 48; allowed: a positive divisor"),
+        (["DATA.NUM_FRAMES", "1"], r"DATA.NUM_FRAMES: got 1; allowed: EMIM pairs each frame"),
+        (["UNIFORMER.STEM_TEMPORAL_STRIDE", "2", "DATA.NUM_FRAMES", "2"], "needs >= 2 token frames"),
+        (["UNIFORMER.ATTN_TYPE", "['emim']"], r"UNIFORMER.ATTN_TYPE: got \['emim'\]; allowed: a list of 2"),
+        (["UNIFORMER.ATTN_TYPE", "['emim', 'natten']"], "UNIFORMER.ATTN_TYPE.*allowed: two of"),
+        (["UNIFORMER.ATTN_MAX_DISP", "[7, 7, 7]"], "a list of 2 entries"),
+        (["UNIFORMER.CONTINUOUS_ATTN", "lx"], "UNIFORMER.CONTINUOUS_ATTN: got 'lx'"),
+        (["UNIFORMER.EMIM_BACKEND", "triton"], "UNIFORMER.EMIM_BACKEND: got 'triton'; allowed: '', 'torch'"),
+        (["UNIFORMER.SPLIT", "True"], "UNIFORMER.SPLIT: got True; allowed: False"),
+        (["MODEL.CHECKPOINT_NUM", "[0, 0, 9, 0]"], "MODEL.CHECKPOINT_NUM.*stage 2: 0..8"),
+        (["DATA.DECODING_BACKEND", "opencv"], "DATA.DECODING_BACKEND: got 'opencv'"),
+        (["UNIFORMER.FOO", "1"], "command-line override UNIFORMER.FOO 1: unknown config key UNIFORMER.FOO; keys in UNIFORMER: ATTENTION_DROPOUT_RATE"),
+        (["DATA.NUM_FRAMES", "abc"], "command-line override DATA.NUM_FRAMES abc: Type mismatch"),
+        (["DATA.NUM_FRAMES"], "KEY VALUE pairs"),
+        (["UNIFORMER.ATTN_MAX_DIPS", "[7, 7]"], "did you mean ATTN_MAX_DISP"),
+    ],
+)
+def test_bad_values_name_key_and_allowed_values(opts, match):
+    with pytest.raises(ValueError, match=match):
+        load_config(None, opts)
+
+
+def test_global_attention_allows_one_frame():
+    cfg = load_config(None, ["DATA.NUM_FRAMES", "1", "UNIFORMER.ATTN_TYPE", "['global', 'global']"])
+    assert cfg.DATA.NUM_FRAMES == 1
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("UNIFORMER:\n  ATTN_MAX_DISP: [7, 7]\n  NOT_A_KEY: 3\n")
+    with pytest.raises(ValueError, match=f"{path}: unknown config key UNIFORMER.NOT_A_KEY"):
+        load_config(str(path))
+    path.write_text("UNIFORMER:\n  ATTN_MAX_DISP: [4, 7]\n")
+    with pytest.raises(ValueError, match=f"{path} \\+ overrides: config key UNIFORMER.ATTN_MAX_DISP"):
+        load_config(str(path))
+
+
+def test_released_value_forms_load(tmp_path):
+    # The released YAMLs write floats as '1e-6' strings and repeat keys; both must load.
+    path = tmp_path / "released.yaml"
+    path.write_text("SOLVER:\n  COSINE_END_LR: '1e-6'\n  COSINE_AFTER_WARMUP: True\n  COSINE_AFTER_WARMUP: True\n"
+                    "DATA:\n  MC: True\n  THREAD: False\n  PATH_LABEL_SEPARATOR: ','\n")
+    cfg = load_config(str(path), ["OUTPUT_DIR", "$work_path/${SLURM_JOB_ID}"])
+    assert cfg.SOLVER.COSINE_END_LR == 1e-6
+    assert cfg.OUTPUT_DIR == "$work_path/${SLURM_JOB_ID}"
+
+
+def test_lr_scales_with_shards_only_when_asked():
+    assert load_config(None, ["SOLVER.BASE_LR", "0.1", "NUM_SHARDS", "4"]).SOLVER.BASE_LR == 0.1
+    scaled = load_config(None, ["SOLVER.BASE_LR", "0.1", "NUM_SHARDS", "4", "SOLVER.BASE_LR_SCALE_NUM_SHARDS", "True"])
+    assert scaled.SOLVER.BASE_LR == pytest.approx(0.4)
+
+
+def test_frozen_after_load():
+    cfg = tiny_cfg()
+    with pytest.raises(AttributeError):
+        cfg.DATA.NUM_FRAMES = 3
+    assert get_cfg().DATA.NUM_FRAMES == 8  # defaults untouched
