@@ -5,6 +5,8 @@ The compiled EMIM op appears in a traced graph as one `slowfast::emim_attention`
 counts the window work: K*K dot products of width d per query for the cost volume and K*K
 multiply-adds of width d per query for the context, over the T-1 frame pairs it computes (the last
 output frame is a copy). The motion MLP is ordinary Linear layers, which fvcore counts itself.
+Global attention runs through `scaled_dot_product_attention`, which fvcore does not know: its handle
+counts QK^T and PV, N*N*d each per head.
 """
 
 import math
@@ -29,13 +31,22 @@ def emim_flop_handle(inputs: list[Any], outputs: list[Any]) -> int:
     return 2 * queries * window_area * dim  # cost volume + context aggregation
 
 
+def sdpa_flop_handle(inputs: list[Any], outputs: list[Any]) -> int:
+    """FLOPs of scaled_dot_product_attention: q [..., N, d], k [..., M, d] -> 2 * N * M * d per batch x head."""
+    *lead, queries, dim = _shape(inputs[0])
+    keys = _shape(inputs[1])[-2]
+    return 2 * math.prod(lead) * queries * keys * dim
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
 def count_flops(model: nn.Module, inputs: tuple[Any, ...]) -> tuple[int, dict[str, int]]:
     """Total FLOPs of `model(*inputs)` and the split by operator."""
-    analysis = FlopCountAnalysis(model, inputs).set_op_handle(EMIM_OP, emim_flop_handle)
+    analysis = FlopCountAnalysis(model, inputs).set_op_handle(
+        EMIM_OP, emim_flop_handle, "aten::scaled_dot_product_attention", sdpa_flop_handle
+    )
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     return analysis.total(), dict(analysis.by_operator())
 
