@@ -1,9 +1,11 @@
 """Config loading: released key names work, bad input stops with an error naming key and allowed values."""
 
 import pytest
+from conftest import SHARED
 from tiny_cfg import tiny_cfg
 
 from slowfast.config import get_cfg, load_config
+from slowfast.models import build_model
 
 
 def test_defaults_pass_checks():
@@ -74,3 +76,42 @@ def test_frozen_after_load():
     with pytest.raises(AttributeError):
         cfg.DATA.NUM_FRAMES = 3
     assert get_cfg().DATA.NUM_FRAMES == 8  # defaults untouched
+
+
+def test_ints_widen_to_float_keys(tmp_path):
+    # The released YAMLs write MLP_RATIO: 4 and DROPOUT_RATE: 0 for float keys.
+    path = tmp_path / "ints.yaml"
+    path.write_text("UNIFORMER:\n  MLP_RATIO: 4\n  DROPOUT_RATE: 0\nDATA:\n  MEAN: [0, 0, 1]\n")
+    cfg = load_config(str(path), ["SOLVER.WARMUP_EPOCHS", "5"])
+    assert type(cfg.UNIFORMER.MLP_RATIO) is float and cfg.UNIFORMER.MLP_RATIO == 4.0
+    assert cfg.DATA.MEAN == [0.0, 0.0, 1.0] and type(cfg.DATA.MEAN[0]) is float
+    assert type(cfg.SOLVER.WARMUP_EPOCHS) is float
+    with pytest.raises(ValueError, match="UNIFORMER.HEAD_DIM"):
+        load_config(None, ["UNIFORMER.HEAD_DIM", "64.5"])  # floats never narrow to int keys
+
+
+def _released_runs():
+    root = SHARED / "reference" / "released_configs"
+    for recipe in sorted(root.iterdir()):
+        for yaml_name, overrides in (("config.yaml", "run_overrides.txt"), ("test.yaml", "test_overrides.txt")):
+            yield pytest.param(recipe / yaml_name, recipe / overrides, id=f"{recipe.name[:40]}-{yaml_name}")
+
+
+def _overrides(path):
+    """The KEY VALUE pairs a released run.sh/test.sh passes, one pair a line (values may contain spaces)."""
+    opts = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, value = line.split(" ", 1)
+            opts += [key, value]
+    return opts
+
+
+@pytest.mark.parametrize("yaml_path, overrides", list(_released_runs()))
+def test_released_configs_and_their_overrides_load_and_build(yaml_path, overrides):
+    cfg = load_config(str(yaml_path), _overrides(overrides))
+    assert cfg.UNIFORMER.ATTN_TYPE[0] in ("extra_attn64", "extra_attn128")
+    model = build_model(cfg)
+    heads = cfg.UNIFORMER.EMBED_DIM[2] // cfg.UNIFORMER.HEAD_DIM
+    assert model.blocks3[0].attn.rpb.shape == (heads, 7, 7)
+    assert model.head.out_features == cfg.MODEL.NUM_CLASSES
