@@ -1,0 +1,123 @@
+"""Process start-up: one process per GPU (or CPU process), under torchrun or spawned here; device,
+process group, logging, the run's config.yaml, mixed precision and the DDP wrapper.
+
+    torchrun --nproc_per_node G --nnodes N ... tools/run_net.py --cfg X NUM_GPUS G NUM_SHARDS N
+    python tools/run_net.py --cfg X NUM_GPUS G     # one machine: spawns G processes itself
+"""
+
+import os
+import socket
+from contextlib import AbstractContextManager
+from typing import Callable
+
+import torch
+import torch.multiprocessing as mp
+import torch.nn as nn
+
+from slowfast.utils import distributed as du
+from slowfast.utils.logging import get_logger, setup_logging
+
+logger = get_logger(__name__)
+
+
+def processes_per_machine(cfg) -> int:
+    """NUM_GPUS processes per machine; NUM_GPUS 0 means one CPU process."""
+    return max(cfg.NUM_GPUS, 1)
+
+
+def launch_job(cfg, func: Callable) -> None:
+    """Run `func(cfg)` in every process of the job `cfg` describes.
+
+    Under torchrun (RANK set) this process is one of them. Otherwise one process runs `func` itself,
+    or, for NUM_GPUS > 1 on one machine, that many processes are spawned with a local rendezvous.
+    """
+    procs = processes_per_machine(cfg)
+    if "RANK" in os.environ or procs * cfg.NUM_SHARDS == 1:
+        run_process(cfg, func)
+    elif cfg.NUM_SHARDS == 1:
+        mp.spawn(_spawned, args=(procs, _free_port(), cfg, func), nprocs=procs, join=True)
+    else:
+        raise RuntimeError(f"NUM_SHARDS = {cfg.NUM_SHARDS} machines need a launcher: start every machine with "
+                           f"torchrun --nnodes {cfg.NUM_SHARDS} --nproc_per_node {procs} (exp/*/run.sh does)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawned(local_rank: int, procs: int, port: int, cfg, func: Callable) -> None:
+    os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(procs),
+                      LOCAL_WORLD_SIZE=str(procs), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    run_process(cfg, func)
+
+
+def check_world(cfg, world: int) -> None:
+    """The process count and the batch sizes agree; errors say what to change."""
+    expected = processes_per_machine(cfg) * cfg.NUM_SHARDS
+    if world != expected:
+        raise ValueError(f"started {world} processes but NUM_GPUS x NUM_SHARDS = {cfg.NUM_GPUS} x {cfg.NUM_SHARDS} "
+                         f"asks for {expected}; pass NUM_GPUS <processes per machine> NUM_SHARDS <machines>")
+    for enabled, key, batch in ((cfg.TRAIN.ENABLE, "TRAIN.BATCH_SIZE", cfg.TRAIN.BATCH_SIZE),
+                                (cfg.TEST.ENABLE, "TEST.BATCH_SIZE", cfg.TEST.BATCH_SIZE)):
+        if enabled and (batch < world or batch % world):
+            raise ValueError(f"{key} = {batch} is the total over all {world} processes and must be a positive "
+                             f"multiple of it (NUM_GPUS {cfg.NUM_GPUS} x NUM_SHARDS {cfg.NUM_SHARDS})")
+    if cfg.BN.USE_SYNC_BN and world > 1 and not (cfg.NUM_GPUS > 0 and torch.cuda.is_available()):
+        raise ValueError("BN.USE_SYNC_BN: torch's SyncBatchNorm runs on GPUs only; set it False on CPU")
+
+
+def get_device(cfg) -> torch.device:
+    """cuda:LOCAL_RANK when NUM_GPUS > 0 and CUDA is there, else the CPU."""
+    if cfg.NUM_GPUS > 0 and torch.cuda.is_available():
+        return torch.device("cuda", du.get_local_rank())
+    return torch.device("cpu")
+
+
+def run_process(cfg, func: Callable) -> None:
+    """Check, join the process group (NCCL on GPU, gloo on CPU), set up logging, dump config.yaml, run."""
+    world = du.env_world_size()
+    check_world(cfg, world)
+    device = get_device(cfg)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if world > 1:
+        du.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    setup_logging(cfg.OUTPUT_DIR, du.get_rank())
+    if du.is_main_process():
+        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+    if cfg.NUM_GPUS > 0 and device.type == "cpu":
+        logger.warning("NUM_GPUS = %d but CUDA is not available: running %d CPU process(es)", cfg.NUM_GPUS, world)
+    logger.info("%d process(es) on %s, per-process train batch %d", world, device.type,
+                cfg.TRAIN.BATCH_SIZE // world)
+    try:
+        func(cfg)
+    finally:
+        du.destroy_process_group()
+
+
+def autocast_factory(cfg, device: torch.device) -> Callable[[], AbstractContextManager]:
+    """A fresh autocast context per call: TRAIN.MIXED_PRECISION in TRAIN.MIXED_PRECISION_DTYPE, else off."""
+    dtype = getattr(torch, cfg.TRAIN.MIXED_PRECISION_DTYPE)
+    return lambda: torch.autocast(device.type, dtype=dtype, enabled=cfg.TRAIN.MIXED_PRECISION)
+
+
+def grad_scaler(cfg, device: torch.device) -> torch.amp.GradScaler:
+    """A loss scaler, active for float16 mixed precision only (bfloat16 needs none)."""
+    enabled = cfg.TRAIN.MIXED_PRECISION and cfg.TRAIN.MIXED_PRECISION_DTYPE == "float16"
+    return torch.amp.GradScaler(device.type, enabled=enabled)
+
+
+def create_ddp_model(model: nn.Module, cfg, device: torch.device) -> nn.Module:
+    """`model` on `device`; with several processes, BatchNorm made SyncBatchNorm (BN.USE_SYNC_BN) and the
+    model wrapped in DistributedDataParallel."""
+    model = model.to(device)
+    if du.get_world_size() == 1:
+        return model
+    if cfg.BN.USE_SYNC_BN:
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    device_ids = [device.index] if device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids, output_device=device.index if device_ids else None)

@@ -1,0 +1,157 @@
+"""The training loop (`Trainer`) and `train(cfg)`, which builds everything it needs from the config."""
+
+import math
+import time
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+from slowfast.models import build_model
+from slowfast.utils import distributed as du
+from slowfast.utils.logging import get_logger
+from slowfast.utils.misc import gpu_memory_gib, seed_everything
+from slowfast.utils.weights import load_weights
+
+from .checkpoint import Checkpointer, find_resumable, unwrap
+from .evaluator import MultiViewEvaluator
+from .hooks import CheckpointHook, EvalHook, HookBase
+from .launch import autocast_factory, create_ddp_model, get_device, grad_scaler
+from .losses import SoftTargetCrossEntropy, build_loss
+from .meters import Progress, ScalarMeters, StatsWriter, topk_correct
+from .optimizer import LRScheduler, construct_optimizer
+
+logger = get_logger(__name__)
+
+
+class Trainer:
+    """Epochs of `run_step` over `loader`, then the hooks. Batches are (frames, labels, indices, meta)
+    with frames [clip [B, 3, T, H, W]] and labels [B]; `mixup(clip, labels) -> (clip, soft targets [B, C])`."""
+
+    def __init__(self, model: nn.Module, loader, optimizer, scheduler: LRScheduler, scaler, loss_fn: nn.Module,
+                 device: torch.device, autocast: Callable, stats: StatsWriter, clip_gradient: float | None = None,
+                 mixup: Callable | None = None, seed: int = 0, log_period: int = 10, hooks: list[HookBase] = ()):
+        self.model, self.loader, self.optimizer, self.scheduler = model, loader, optimizer, scheduler
+        self.scaler, self.loss_fn, self.device, self.autocast = scaler, loss_fn, device, autocast
+        self.stats, self.clip_gradient, self.mixup = stats, clip_gradient, mixup
+        self.seed, self.log_period, self.hooks = seed, log_period, list(hooks)
+        self.epoch, self.max_epoch, self.best_top1, self.val_metrics = 0, 0, 0.0, None
+        self.losses: list[float] = []  # mean loss over all processes, per iteration of this run
+
+    def train(self, start_epoch: int, max_epoch: int) -> None:
+        """Train epochs start_epoch..max_epoch-1. Each epoch's data order and randomness derive from
+        (seed, epoch, rank) alone, so a resumed run repeats what an uninterrupted one would do."""
+        self.max_epoch = max_epoch
+        for epoch in range(start_epoch, max_epoch):
+            seed_everything(self.seed + 10007 * epoch + du.get_rank())
+            if hasattr(self.loader, "sampler") and hasattr(self.loader.sampler, "set_epoch"):
+                self.loader.sampler.set_epoch(epoch)
+            self.train_epoch(epoch)
+            self.epoch = epoch + 1
+            for hook in self.hooks:
+                hook.after_epoch(self)
+
+    def train_epoch(self, epoch: int) -> None:
+        self.model.train()
+        window, totals = ScalarMeters(), ScalarMeters()
+        progress = Progress(f"train epoch {epoch + 1}/{self.max_epoch}", len(self.loader), self.log_period)
+        for it, batch in enumerate(self.loader):
+            record = self.run_step(batch)
+            n = record.pop("batch")
+            window.update(n, **record)
+            totals.update(n, **record)
+            if progress.due(it):
+                remaining = (self.max_epoch - epoch - 1) * len(self.loader)
+                logger.info("%s loss %.4f lr %.3g", progress.line(it, remaining), window.averages()["loss"],
+                            record["lr"])
+                self.stats.write({"epoch": epoch + 1, "iter": it + 1, **window.averages(),
+                                  "eta_s": progress.eta(it, remaining), "gpu_mem_gib": gpu_memory_gib()},
+                                 self.scheduler.iteration, "train")
+                window = ScalarMeters()
+        self.stats.write({"epoch": epoch + 1, **totals.averages(), "epoch_time_s": progress.elapsed()},
+                         epoch + 1, "train_epoch")
+
+    def run_step(self, batch) -> dict:
+        """One optimiser step on one batch; returns the numbers to record."""
+        start = time.perf_counter()
+        frames, labels, _, _ = batch
+        frames = [f.to(self.device, non_blocking=True) for f in frames]
+        labels = labels.to(self.device, non_blocking=True)
+        targets = labels
+        if self.mixup is not None:
+            frames[0], targets = self.mixup(frames[0], labels)
+        lr = self.scheduler.step()
+        with self.autocast():
+            logits = self.model(frames)
+        loss = self.loss_fn(logits, targets)
+        mean_loss = du.all_reduce_mean(loss.detach()).item()
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(f"loss is {mean_loss} at iteration {self.scheduler.iteration} "
+                                     f"(epoch {self.epoch + 1}), lr {lr:.6g}; stopping, no checkpoint written")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.clip_gradient:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_gradient)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.losses.append(mean_loss)
+        top1, top5 = topk_correct(logits.detach(), labels)
+        n = labels.shape[0]
+        return {"loss": mean_loss, "lr": lr, "top1_err": 100.0 * (1 - top1 / n), "top5_err": 100.0 * (1 - top5 / n),
+                "clips_per_s": n * du.get_world_size() / (time.perf_counter() - start), "batch": n}
+
+
+def build_mixup(cfg) -> Callable | None:
+    """The data package's batch Mixup/CutMix with label smoothing, when MIXUP.ENABLE."""
+    if not cfg.MIXUP.ENABLE:
+        return None
+    from slowfast.datasets.mixup import MixUp
+
+    return MixUp(cfg)
+
+
+def train(cfg, loader_fn: Callable | None = None) -> None:
+    """Build model, data, optimizer, schedule and hooks from `cfg`; resume or fine-tune; train.
+
+    loader_fn(cfg, split) -> DataLoader; default `slowfast.datasets.construct_loader`.
+    """
+    if loader_fn is None:
+        from slowfast.datasets import construct_loader as loader_fn
+    seed_everything(cfg.RNG_SEED)
+    device = get_device(cfg)
+    model = build_model(cfg)
+    resume = find_resumable(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
+    if resume is None and cfg.TRAIN.CHECKPOINT_FILE_PATH and not cfg.TRAIN.CHECKPOINT_LOAD_OPTIMIZER:
+        load_weights(model, cfg.TRAIN.CHECKPOINT_FILE_PATH)
+    model = create_ddp_model(model, cfg, device)
+    train_loader = loader_fn(cfg, "train")
+    val_loader = loader_fn(cfg, "val") if cfg.TRAIN.EVAL_PERIOD > 0 else None
+    optimizer = construct_optimizer(model, cfg.SOLVER)
+    scheduler = LRScheduler(optimizer, cfg.SOLVER, len(train_loader))
+    scaler = grad_scaler(cfg, device)
+    main = du.is_main_process()
+    checkpointer = Checkpointer(cfg.OUTPUT_DIR, model, optimizer, scheduler, scaler, cfg, save_enabled=main)
+    start_epoch, best_top1 = 0, 0.0
+    if resume is not None:
+        start_epoch, best_top1 = checkpointer.resume(resume)
+    elif cfg.TRAIN.CHECKPOINT_FILE_PATH and cfg.TRAIN.CHECKPOINT_LOAD_OPTIMIZER:
+        start_epoch, best_top1 = checkpointer.resume(cfg.TRAIN.CHECKPOINT_FILE_PATH)
+    stats = StatsWriter(cfg.OUTPUT_DIR, main, cfg.TENSORBOARD.LOG_DIR if cfg.TENSORBOARD.ENABLE else None)
+    hooks = [CheckpointHook(checkpointer, cfg.TRAIN.CHECKPOINT_PERIOD)]
+    if val_loader is not None:
+        evaluator = MultiViewEvaluator(cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD, len(val_loader.dataset))
+        hooks.insert(0, EvalHook(val_loader, evaluator, cfg.TRAIN.EVAL_PERIOD))
+    mixup = build_mixup(cfg)
+    loss_fn = SoftTargetCrossEntropy() if mixup is not None else build_loss(cfg.MODEL.LOSS_FUNC)
+    logger.info("model: %.2fM parameters; training epochs %d..%d, %d iterations per epoch",
+                sum(p.numel() for p in unwrap(model).parameters()) / 1e6, start_epoch + 1, cfg.SOLVER.MAX_EPOCH,
+                len(train_loader))
+    trainer = Trainer(model, train_loader, optimizer, scheduler, scaler, loss_fn, device,
+                      autocast_factory(cfg, device), stats, cfg.SOLVER.CLIP_GRADIENT, mixup, cfg.RNG_SEED,
+                      cfg.LOG_PERIOD, hooks)
+    trainer.epoch, trainer.best_top1 = start_epoch, best_top1
+    try:
+        trainer.train(start_epoch, cfg.SOLVER.MAX_EPOCH)
+    finally:
+        stats.close()
