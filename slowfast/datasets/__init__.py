@@ -1,0 +1,18 @@
+"""Video datasets (`sth`, `ssv2`, `kinetics`), decoders, sampling, transforms, loaders and Mixup."""
+
+from . import decoder_decord, decoder_pyav  # noqa: F401  (register the decoding backends)
+from .build import DATASET_REGISTRY, build_dataset
+from .decoder import DecodeError, open_video
+from .kinetics import Kinetics
+from .lists import ListFormatError
+from .loader import collate, construct_loader, shuffle_dataset
+from .mixup import VideoMixup, build_mixup
+from .ssv2 import Ssv2
+from .sth import Sth
+from .video_dataset import DataFailureError, VideoDataset
+
+__all__ = [
+    "DATASET_REGISTRY", "DataFailureError", "DecodeError", "Kinetics", "ListFormatError", "Ssv2", "Sth",
+    "VideoDataset", "VideoMixup", "build_dataset", "build_mixup", "collate", "construct_loader",
+    "open_video", "shuffle_dataset",
+]

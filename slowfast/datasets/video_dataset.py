@@ -1,0 +1,151 @@
+"""The dataset behaviour shared by `sth`, `ssv2` and `kinetics`: splits, test views, repeated augmentation,
+and what happens to a video that cannot be read."""
+
+import abc
+import logging
+import multiprocessing
+import random
+from collections import deque
+
+import torch
+from iopath.common.file_io import g_pathmgr
+
+from .decoder import DecodeError
+from .lists import VideoRecord
+from .transforms import TestTransform, TrainTransform
+
+logger = logging.getLogger(__name__)
+
+
+class DataFailureError(RuntimeError):
+    """Training stopped because more than TRAIN.MAX_DATA_FAILURES videos failed to decode."""
+
+
+class VideoDataset(torch.utils.data.Dataset, abc.ABC):
+    """Items are `(frames, label, index, meta)`:
+
+    - train (AUG.NUM_SAMPLE = 1) and val: `frames` = [clip] with clip float [3, T, H, W] normalised by
+      DATA.MEAN/STD (0-1 pixel scale), `label` int, `index` the video actually used (a replacement when the
+      drawn one failed), `meta` = {"video_index": index, "view_index": 0}.
+    - train with AUG.NUM_SAMPLE = S > 1: `frames` = S lists [clip], `label`, `index` = lists of S,
+      `meta` values lists of S: S differently augmented clips of one video (`collate` flattens them,
+      video-major, into the batch dimension).
+    - test: one item per view, len = videos x NUM_ENSEMBLE_VIEWS x NUM_SPATIAL_CROPS, `index` the item
+      index, meta {"video_index", "view_index"}; view = temporal_view * NUM_SPATIAL_CROPS + spatial_crop.
+      Deterministic. Before any decoding, one pass lists every missing file in one FileNotFoundError; a
+      video that fails to decode raises DecodeError naming it.
+
+    Train and val replace a failing video by a random other one (logged with its path, up to
+    DATA_LOADER.NUM_RETRIES replacements) and count it; once more than TRAIN.MAX_DATA_FAILURES (0 = no
+    limit) failed, `DataFailureError` stops the run with a summary. The count is shared by this dataset's
+    DataLoader workers and kept across epochs: one count per training process (rank).
+    Val items are the single deterministic view (V = 1, centre crop) at DATA.TEST_CROP_SIZE.
+
+    Subclasses give the records (`_records`), whether their files exist (`_missing_files`) and how to read
+    a clip (`_read_clip`).
+    """
+
+    def __init__(self, cfg, split: str):
+        self.cfg = cfg
+        self.split = split
+        self.num_frames = cfg.DATA.NUM_FRAMES
+        if split == "test":
+            self.num_temporal_views = cfg.TEST.NUM_ENSEMBLE_VIEWS
+            self.num_spatial_crops = cfg.TEST.NUM_SPATIAL_CROPS
+        else:
+            self.num_temporal_views, self.num_spatial_crops = 1, 1
+        self.num_views = self.num_temporal_views * self.num_spatial_crops
+        self.num_samples = cfg.AUG.NUM_SAMPLE if split == "train" else 1
+        list_split = cfg.TEST.SPLIT if split == "test" else split
+        self.records: list[VideoRecord] = self._records(list_split)
+        self._train_transform = TrainTransform(cfg) if split == "train" else None
+        self._test_transform = TestTransform(cfg)
+        self._max_retries = cfg.DATA_LOADER.NUM_RETRIES
+        self._max_failures = cfg.TRAIN.MAX_DATA_FAILURES
+        # Shared with the DataLoader workers (passed to them at start, for fork and spawn alike).
+        self._failures = multiprocessing.Value("i", 0)
+        self._recent_failures = deque(maxlen=5)
+        if split == "test":
+            self._check_files()
+        logger.info("%s %s: %d videos, %d items (list %s)", type(self).__name__, split, len(self.records),
+                    len(self), list_split)
+
+    @abc.abstractmethod
+    def _records(self, list_split: str) -> list[VideoRecord]:
+        """The parsed list of `list_split` ("train", "val" or "test")."""
+
+    @abc.abstractmethod
+    def _missing_files(self, record: VideoRecord) -> list[str]:
+        """Files the test views of `record` will read that do not exist (no decoding)."""
+
+    @abc.abstractmethod
+    def _read_clip(self, record: VideoRecord, view: int | None) -> torch.Tensor:
+        """uint8 [T, H, W, 3] of temporal view `view` (of self.num_temporal_views), or a training clip
+        when `view` is None; raises DecodeError."""
+
+    def _check_files(self) -> None:
+        missing = [(r.source, p) for r in self.records for p in self._missing_files(r)]
+        if missing:
+            lines = "\n".join(f"  {p} (listed at {src})" for src, p in missing)
+            raise FileNotFoundError(f"{len(missing)} file(s) of the {self.split} split are missing:\n{lines}")
+
+    @property
+    def failure_count(self) -> int:
+        """Videos of this dataset that failed to decode so far, over all its workers."""
+        return self._failures.value
+
+    def __len__(self) -> int:
+        return len(self.records) * self.num_views
+
+    def __getitem__(self, index: int):
+        if self.split == "test":
+            return self._test_item(index)
+        for _ in range(self._max_retries + 1):
+            record = self.records[index]
+            try:
+                frames = self._read_clip(record, None if self.split == "train" else 0)
+            except DecodeError as e:
+                self._count_failure(record, e)
+                index = random.randrange(len(self.records))
+                continue
+            return self._train_item(frames, record, index)
+        raise DataFailureError(f"{self._max_retries + 1} videos in a row failed to decode "
+                               f"(DATA_LOADER.NUM_RETRIES = {self._max_retries}); last: {self._recent_failures[-1]}")
+
+    def _count_failure(self, record: VideoRecord, error: DecodeError) -> None:
+        with self._failures.get_lock():
+            self._failures.value += 1
+            count = self._failures.value
+        self._recent_failures.append(f"{record.path} ({record.source}): {error}")
+        logger.warning("%s video %s (listed at %s) failed, replaced by another (%d failure(s) so far): %s",
+                       self.split, record.path, record.source, count, error)
+        if 0 < self._max_failures < count:
+            recent = "\n".join(f"  {f}" for f in self._recent_failures)
+            raise DataFailureError(
+                f"{count} {self.split} videos failed to decode, more than TRAIN.MAX_DATA_FAILURES = "
+                f"{self._max_failures} (counted per training process); most recent in this worker:\n{recent}\n"
+                f"Fix or remove them from the list, or raise TRAIN.MAX_DATA_FAILURES.")
+
+    def _train_item(self, frames: torch.Tensor, record: VideoRecord, index: int):
+        meta = {"video_index": index, "view_index": 0}
+        if self.split != "train":
+            return [self._test_transform(frames, 1)], record.label, index, meta
+        if self.num_samples == 1:
+            return [self._train_transform(frames)], record.label, index, meta
+        clips = [[self._train_transform(frames)] for _ in range(self.num_samples)]
+        s = self.num_samples
+        return clips, [record.label] * s, [index] * s, {k: [v] * s for k, v in meta.items()}
+
+    def _test_item(self, index: int):
+        video_index, view_index = divmod(index, self.num_views)
+        temporal, spatial = divmod(view_index, self.num_spatial_crops)
+        record = self.records[video_index]
+        frames = self._read_clip(record, temporal)
+        crop = spatial if self.num_spatial_crops == 3 else 1
+        meta = {"video_index": video_index, "view_index": view_index}
+        return [self._test_transform(frames, crop)], record.label, index, meta
+
+
+def missing(paths) -> list[str]:
+    """The paths among `paths` that do not exist."""
+    return [p for p in paths if not g_pathmgr.exists(p)]
