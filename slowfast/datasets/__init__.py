@@ -6,7 +6,7 @@ from .decoder import DecodeError, open_video
 from .kinetics import Kinetics
 from .lists import ListFormatError
 from .loader import collate, construct_loader, shuffle_dataset
-from .mixup import VideoMixup, build_mixup
+from .mixup import MixUp
 from .ssv2 import Ssv2
 from .sth import Sth
 from .video_dataset import DataFailureError, VideoDataset
