@@ -4,11 +4,27 @@ Items follow the data package's interface: (frames [clip [3, T, H, W]], label, i
 meta {"video_index", "view_index"}; the test split has VIEWS views per video.
 """
 
+import contextlib
+import os
+import signal
+import sys
+
 import torch
+import torch.nn as nn
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from slowfast.config import load_config
+from slowfast.engine.checkpoint import unwrap
+from slowfast.engine.evaluator import MultiViewEvaluator, inference
+from slowfast.engine.launch import autocast_factory, create_ddp_model, grad_scaler
+from slowfast.engine.losses import build_loss
+from slowfast.engine.meters import StatsWriter
+from slowfast.engine.optimizer import LRScheduler, construct_optimizer
+from slowfast.engine.trainer import Trainer, train
+from slowfast.models import build_model
 from slowfast.utils import distributed as du
+from slowfast.utils.misc import seed_everything
 
 VIEWS = 3
 
@@ -36,12 +52,11 @@ def tiny_loader(cfg, split: str, videos: int = 16, shuffle: bool | None = None) 
     dataset = TinyVideos(videos if train else videos - 3, cfg.MODEL.NUM_CLASSES, cfg.DATA.NUM_FRAMES,
                          cfg.DATA.TRAIN_CROP_SIZE, 1 if split != "test" else VIEWS)
     batch = (cfg.TRAIN.BATCH_SIZE if train else cfg.TEST.BATCH_SIZE) // du.get_world_size()
-    shuffle = train if shuffle is None else shuffle
-    sampler = None
-    if du.is_initialized():
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=cfg.RNG_SEED)
-    return DataLoader(dataset, batch_size=batch, shuffle=shuffle and sampler is None, sampler=sampler,
-                      drop_last=train, num_workers=0)
+    # Always a DistributedSampler (world 1 without a process group): its permutation depends on the seed and
+    # epoch only, so a global batch of one process holds the same clips as the per-process batches of two.
+    sampler = DistributedSampler(dataset, num_replicas=du.get_world_size(), rank=du.get_rank(),
+                                 shuffle=train if shuffle is None else shuffle, seed=cfg.RNG_SEED)
+    return DataLoader(dataset, batch_size=batch, sampler=sampler, drop_last=train, num_workers=0)
 
 
 def engine_cfg(output_dir, *overrides: str):
@@ -54,3 +69,84 @@ def engine_cfg(output_dir, *overrides: str):
         "SOLVER.WARMUP_EPOCHS", "1.0", "SOLVER.CLIP_GRADIENT", "1.0", "TRAIN.EVAL_PERIOD", "1",
         "TRAIN.CHECKPOINT_PERIOD", "1", "NUM_GPUS", "0", "LOG_PERIOD", "2", "DATA_LOADER.NUM_WORKERS", "0",
         "OUTPUT_DIR", str(output_dir), *overrides])
+
+
+class EvalModeBatchNorm3d(nn.BatchNorm3d):
+    """BatchNorm3d that stays in eval mode (running statistics) even when the model trains."""
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
+def freeze_batchnorm(model: nn.Module) -> nn.Module:
+    for m in model.modules():
+        if type(m) is nn.BatchNorm3d:
+            m.__class__ = EvalModeBatchNorm3d
+    return model
+
+
+def train_steps(cfg) -> None:
+    """Train the tiny model for SOLVER.MAX_EPOCH epochs with BatchNorm frozen; rank 0 saves the per-step
+    losses and final weights to OUTPUT_DIR/result.pt (run in every process of a job)."""
+    seed_everything(cfg.RNG_SEED)
+    device = torch.device("cpu")
+    model = create_ddp_model(freeze_batchnorm(build_model(cfg)), cfg, device)
+    loader = tiny_loader(cfg, "train")
+    optimizer = construct_optimizer(model, cfg.SOLVER)
+    trainer = Trainer(model, loader, optimizer, LRScheduler(optimizer, cfg.SOLVER, len(loader)),
+                      grad_scaler(cfg, device), build_loss(cfg.MODEL.LOSS_FUNC), device,
+                      autocast_factory(cfg, device), StatsWriter(cfg.OUTPUT_DIR, False, None),
+                      cfg.SOLVER.CLIP_GRADIENT, seed=cfg.RNG_SEED)
+    trainer.train(0, cfg.SOLVER.MAX_EPOCH)
+    if du.is_main_process():
+        torch.save({"losses": trainer.losses, "state": unwrap(model).state_dict()},
+                   os.path.join(cfg.OUTPUT_DIR, "result.pt"))
+
+
+class ScoreByContent(nn.Module):
+    """A stand-in model whose scores [B, C] are fixed functions of the clip: C values of its first frame."""
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.classes = classes
+
+    def forward(self, x: list[Tensor]) -> Tensor:
+        return x[0][:, 0, 0, 0, : self.classes]
+
+
+def evaluate_views(cfg) -> None:
+    """Multi-view inference over the tiny test split in every process; rank 0 saves metrics and the
+    evaluator's per-video results to OUTPUT_DIR/eval.pt."""
+    loader = tiny_loader(cfg, "test")
+    evaluator = MultiViewEvaluator(cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD, len(loader.dataset))
+    metrics = inference(ScoreByContent(cfg.MODEL.NUM_CLASSES), loader, evaluator, torch.device("cpu"),
+                        contextlib.nullcontext, 100, "test")
+    if du.is_main_process():
+        torch.save({"metrics": metrics, "results": evaluator.results, "local_batches": len(loader)},
+                   os.path.join(cfg.OUTPUT_DIR, "eval.pt"))
+
+
+def train_then_kill(cfg) -> None:
+    """`train(cfg)` that SIGKILLs its own process when the second epoch starts (after the first checkpoint)."""
+    starts = []
+
+    def loader_fn(cfg, split):
+        loader = tiny_loader(cfg, split)
+        if split != "train":
+            return loader
+
+        class Killing(type(loader)):
+            def __iter__(self):
+                starts.append(1)
+                if len(starts) == 2:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return super().__iter__()
+
+        loader.__class__ = Killing
+        return loader
+
+    train(cfg, loader_fn)
+
+
+if __name__ == "__main__":  # python engine_fixtures.py OUTPUT_DIR [KEY VALUE ...]: the killed run
+    train_then_kill(engine_cfg(sys.argv[1], *sys.argv[2:]))

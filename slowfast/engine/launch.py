@@ -82,6 +82,9 @@ def run_process(cfg, func: Callable) -> None:
     device = get_device(cfg)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    if device.type == "cpu" and world > 1:
+        # Share the cores: oversubscribed threads stall gloo's collectives for seconds.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
     if world > 1:
         du.init_process_group("nccl" if device.type == "cuda" else "gloo")
     setup_logging(cfg.OUTPUT_DIR, du.get_rank())

@@ -65,6 +65,8 @@ class StatsWriter:
 
     def __init__(self, output_dir: str, enabled: bool, tensorboard_dir: str | None):
         self.output_dir = output_dir if enabled else None
+        if enabled:
+            os.makedirs(output_dir, exist_ok=True)
         self.tb = None
         if enabled and tensorboard_dir is not None:
             from torch.utils.tensorboard import SummaryWriter
