@@ -80,7 +80,7 @@ def render_video(rng: np.random.Generator, class_name: str, size: int, num_frame
     y down, so a growing angle turns clockwise on screen)."""
     background = _texture(rng, size, int(rng.integers(3, 7)))
     obj = _Object(rng)
-    base_radius = size * rng.uniform(0.14, 0.18)
+    base_radius = size * rng.uniform(0.18, 0.22)
     centre0 = rng.uniform(0, size, 2)
     angle0 = rng.uniform(0, 2 * np.pi)
     log_scale0 = rng.uniform(*_LOG_SCALE)
@@ -146,7 +146,7 @@ def write_motion_dataset(out: str, seed: int = 0, num_train: int = 400, num_val:
             os.makedirs(os.path.join(out, folder), exist_ok=True)
             for t, frame in enumerate(frames):
                 Image.fromarray(frame).save(os.path.join(out, folder, IMAGE_TEMPLATE.format(t + 1)),
-                                            quality=jpeg_quality)
+                                            quality=jpeg_quality, subsampling=0)
             video = f"videos/{split}/{i:06d}.mp4"
             _write_mp4(os.path.join(out, video), frames, fps)
             frame_lines.append(f"{folder} {num_frames} {label}\n")

@@ -160,7 +160,7 @@ class TrainTransform:
         return self.erase(clip) if self.erase is not None else clip
 
 
-class TestTransform:
+class EvalTransform:
     """Test/val: short side to DATA.TEST_CROP_SIZE, then crop `spatial_index` (see `uniform_crop`)."""
 
     def __init__(self, cfg):

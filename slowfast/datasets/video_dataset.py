@@ -12,7 +12,7 @@ from iopath.common.file_io import g_pathmgr
 
 from .decoder import DecodeError
 from .lists import VideoRecord
-from .transforms import TestTransform, TrainTransform
+from .transforms import EvalTransform, TrainTransform
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
         list_split = cfg.TEST.SPLIT if split == "test" else split
         self.records: list[VideoRecord] = self._records(list_split)
         self._train_transform = TrainTransform(cfg) if split == "train" else None
-        self._test_transform = TestTransform(cfg)
+        self._test_transform = EvalTransform(cfg)
         self._max_retries = cfg.DATA_LOADER.NUM_RETRIES
         self._max_failures = cfg.TRAIN.MAX_DATA_FAILURES
         # Shared with the DataLoader workers (passed to them at start, for fork and spawn alike).
