@@ -1,0 +1,63 @@
+"""`ssv2`: Something-Something V2's own JSON files and .webm (VP9) videos, both backends."""
+
+import json
+
+import av
+import numpy as np
+import pytest
+
+from slowfast.config import get_cfg
+from slowfast.datasets import build_dataset
+from slowfast.datasets.motion_synth import render_video
+
+
+def _write_webm(path, frames):
+    with av.open(str(path), "w", format="webm") as c:
+        s = c.add_stream("libvpx-vp9", rate=12)
+        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        s.options = {"crf": "10", "b": "0", "deadline": "realtime", "cpu-used": "8"}
+        for f in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        c.mux(s.encode())
+
+
+@pytest.fixture(scope="module")
+def ssv2_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ssv2")
+    names = {"Moving something left": "0", "Moving something right": "1"}
+    (root / "something-something-v2-labels.json").write_text(json.dumps(names))
+    entries = []
+    for i, (name, cls) in enumerate([("move_left", "left"), ("move_right", "right"), ("move_left", "left")]):
+        _write_webm(root / f"{100 + i}.webm", render_video(np.random.default_rng(i), name, 32, 20))
+        entries.append({"id": str(100 + i), "template": f"Moving [something] {cls}", "placeholders": ["x"]})
+    for split in ("train", "validation"):
+        (root / f"something-something-v2-{split}.json").write_text(json.dumps(entries))
+    (root / "something-something-v2-test.json").write_text(json.dumps([{"id": "100"}]))
+    return str(root)
+
+
+def _cfg(root, backend):
+    cfg = get_cfg()
+    cfg.DATA.PATH_TO_DATA_DIR, cfg.DATA.PATH_PREFIX, cfg.DATA.DECODING_BACKEND = root, root, backend
+    cfg.DATA.NUM_FRAMES, cfg.DATA.TRAIN_CROP_SIZE, cfg.DATA.TEST_CROP_SIZE = 8, 24, 32
+    cfg.MODEL.NUM_CLASSES, cfg.TEST.NUM_ENSEMBLE_VIEWS, cfg.TEST.NUM_SPATIAL_CROPS = 2, 2, 1
+    cfg.TEST.SPLIT = "val"
+    return cfg
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_ssv2_webm_videos_with_labels_from_json(ssv2_dir, backend):
+    cfg = _cfg(ssv2_dir, backend)
+    train = build_dataset("ssv2", cfg, "train")
+    frames, label, index, _ = train[1]
+    assert frames[0].shape == (3, 8, 24, 24) and (label, index) == (1, 1)
+    test = build_dataset("ssv2", cfg, "test")  # TEST.SPLIT "val" reads the validation JSON
+    assert len(test) == 3 * 2 and [test[i][1] for i in (0, 2, 4)] == [0, 1, 0]
+    assert not np.array_equal(test[0][0][0].numpy(), test[1][0][0].numpy())  # two temporal views
+
+
+def test_ssv2_official_test_file_has_no_labels(ssv2_dir):
+    cfg = _cfg(ssv2_dir, "pyav")
+    cfg.TEST.SPLIT = "test"
+    with pytest.raises(ValueError, match="something-something-v2-test.json:#0: expected an object with 'id' and"):
+        build_dataset("ssv2", cfg, "test")
