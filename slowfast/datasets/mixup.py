@@ -7,7 +7,8 @@ from timm.data.mixup import cutmix_bbox_and_lam, mixup_target
 
 class MixUp:
     """Built from MIXUP.* and MODEL.NUM_CLASSES. Per batch, with probability MIXUP.PROB: CutMix (with
-    probability MIXUP.SWITCH_PROB when both MIXUP.ALPHA and MIXUP.CUTMIX_ALPHA are > 0) or Mixup, mixing each clip with the batch reversed; targets
+    probability MIXUP.SWITCH_PROB when both MIXUP.ALPHA and MIXUP.CUTMIX_ALPHA are > 0) or Mixup,
+    mixing each clip with the batch reversed; targets
     become smoothed one-hot vectors (MIXUP.LABEL_SMOOTH_VALUE) mixed with the same weight. timm's `Mixup`
     boxes the last two dims of a 4D batch; here the box spans all frames of a [B, C, T, H, W] clip at the
     same (y, x), and lam is corrected to the clipped box area as in timm."""
