@@ -19,6 +19,8 @@ def _import_extension() -> ModuleType:
     return importlib.import_module("slowfast._C")
 
 
+# torch.compile evaluates this once while tracing instead of tracing the import machinery.
+@torch.compiler.assume_constant_result
 def load_error(device_type: str) -> str | None:
     """None if the compiled kernels can run on `device_type` ("cpu" or "cuda"), else why not."""
     try:

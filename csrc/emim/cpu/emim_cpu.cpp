@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 // On x86-64 GCC the row kernels are compiled for AVX-512, AVX2+FMA and the baseline; the loader picks one.
@@ -107,7 +108,7 @@ inline void store(const acc_t* y, acc_t mult, acc_t add, scalar_t* out, int64_t 
 // logits[o] = scale * <q, k(i+u-r, j+v-r)> + rpb[o] for o = u*K+v; q given as qbuf (qsum = its sum).
 template <typename scalar_t, typename acc_t>
 inline void window_logits(const Geometry& g, const Inputs<scalar_t>& in, const scalar_t* kframe, int64_t h,
-                          int64_t i, int64_t j, const acc_t* qbuf, acc_t qsum, acc_t* logits) {
+                          int64_t i, int64_t j, const acc_t* qbuf, acc_t qsum, int64_t dim, acc_t* logits) {
   const scalar_t* rpb = in.rpb + h * g.kk;
   const acc_t border_logit = in.scale * in.border * qsum;
   for (int64_t u = 0; u < g.K; ++u) {
@@ -116,7 +117,7 @@ inline void window_logits(const Geometry& g, const Inputs<scalar_t>& in, const s
       const int64_t x = j + w - g.r;
       const int64_t o = u * g.K + w;
       const acc_t qk = g.inside(y, x)
-                           ? in.scale * dot(qbuf, kframe + y * in.ks.h + x * in.ks.w, in.ks.c, g.dim)
+                           ? in.scale * dot(qbuf, kframe + y * in.ks.h + x * in.ks.w, in.ks.c, dim)
                            : border_logit;
       logits[o] = qk + static_cast<acc_t>(rpb[o]);
     }
@@ -139,8 +140,8 @@ inline void softmax_inplace(acc_t* x, int64_t n) {
 // out = sum_o weight[o] * x(window o) with outside positions = border; x_frame is at (b, t', 0, 0, h).
 template <typename scalar_t, typename acc_t>
 inline void window_combine(const Geometry& g, const scalar_t* x_frame, const Strides& xs, acc_t border,
-                           int64_t i, int64_t j, const acc_t* weight, acc_t* out) {
-  std::fill(out, out + g.dim, acc_t(0));
+                           int64_t i, int64_t j, const acc_t* weight, int64_t dim, acc_t* out) {
+  std::fill(out, out + dim, acc_t(0));
   acc_t outside = 0;
   for (int64_t u = 0; u < g.K; ++u) {
     const int64_t y = i + u - g.r;
@@ -148,40 +149,54 @@ inline void window_combine(const Geometry& g, const scalar_t* x_frame, const Str
       const int64_t x = j + w - g.r;
       const acc_t a = weight[u * g.K + w];
       if (g.inside(y, x)) {
-        axpy(a, x_frame + y * xs.h + x * xs.w, xs.c, out, g.dim);
+        axpy(a, x_frame + y * xs.h + x * xs.w, xs.c, out, dim);
       } else {
         outside += a;
       }
     }
   }
   const acc_t extra = border * outside;
-  for (int64_t c = 0; c < g.dim; ++c) out[c] += extra;
+  for (int64_t c = 0; c < dim; ++c) out[c] += extra;
 }
 
 // ---- row kernels ----
+// kDim > 0 fixes the head width at compile time (the per-query vectors then live in registers);
+// kDim = 0 takes it from the geometry and keeps the vectors in `scratch`.
+
+// A [count x dim] work area: on the stack for a fixed width, else in scratch.
+template <typename acc_t, int kDim, int kCount>
+struct Work {
+  acc_t local[kDim > 0 ? kCount * kDim : 1];
+  acc_t* base;
+  int64_t dim;
+  Work(acc_t* scratch, int64_t dynamic_dim) : base(kDim > 0 ? local : scratch), dim(kDim > 0 ? kDim : dynamic_dim) {}
+  acc_t* operator[](int n) { return base + n * dim; }
+};
 
 // Query row i of pair (b, p): cost and context of every (j, head). scratch: 2*dim + kk.
-template <typename scalar_t>
+template <typename scalar_t, int kDim>
 EMIM_CLONES void forward_row(const Geometry& g, const Inputs<scalar_t>& in, int64_t b, int64_t p, int64_t i,
                              acc_type<scalar_t>* scratch, scalar_t* cost, scalar_t* context) {
   using acc_t = acc_type<scalar_t>;
-  acc_t* qbuf = scratch;
-  acc_t* out = qbuf + g.dim;
-  acc_t* logits = out + g.dim;
+  Work<acc_t, kDim, 2> work(scratch, g.dim);
+  const int64_t dim = work.dim;
+  acc_t* qbuf = work[0];
+  acc_t* out = work[1];
+  acc_t* logits = scratch + 2 * g.dim;
   const bool last = p == g.T - 2;
   for (int64_t j = 0; j < g.W; ++j) {
     for (int64_t h = 0; h < g.heads; ++h) {
-      const acc_t qsum = load(in.q + in.qs.at(b, p, i, j, h), in.qs.c, qbuf, g.dim, true);
-      window_logits(g, in, in.k + in.ks.at(b, p + 1, 0, 0, h), h, i, j, qbuf, qsum, logits);
+      const acc_t qsum = load(in.q + in.qs.at(b, p, i, j, h), in.qs.c, qbuf, dim, true);
+      window_logits(g, in, in.k + in.ks.at(b, p + 1, 0, 0, h), h, i, j, qbuf, qsum, dim, logits);
       for (int64_t t : {p, g.T - 1}) {
         scalar_t* dst = cost + g.token(b, t, i, j, h) * g.kk;
         for (int64_t o = 0; o < g.kk; ++o) dst[o] = static_cast<scalar_t>(logits[o]);
         if (!last) break;
       }
       softmax_inplace(logits, g.kk);
-      window_combine(g, in.v + in.vs.at(b, p + 1, 0, 0, h), in.vs, in.border, i, j, logits, out);
+      window_combine(g, in.v + in.vs.at(b, p + 1, 0, 0, h), in.vs, in.border, i, j, logits, dim, out);
       for (int64_t t : {p, g.T - 1}) {
-        store(out, acc_t(1), acc_t(0), context + g.token(b, t, i, j, h) * g.dim, g.dim);
+        store(out, acc_t(1), acc_t(0), context + g.token(b, t, i, j, h) * dim, dim);
         if (!last) break;
       }
     }
@@ -196,26 +211,28 @@ struct Grads {
 
 // Pass 1 for query row i of pair (b, p): dq, the P and dS buffers, and this row's drpb partial
 // [heads * kk] (double). scratch: 3*dim + 2*kk.
-template <typename scalar_t>
+template <typename scalar_t, int kDim>
 EMIM_CLONES void backward_query_row(const Geometry& g, const Inputs<scalar_t>& in, const Grads<scalar_t>& gr,
                                     int64_t b, int64_t p, int64_t i, acc_type<scalar_t>* scratch, scalar_t* dq,
                                     acc_type<scalar_t>* probs, acc_type<scalar_t>* dlogits, double* drpb_row) {
   using acc_t = acc_type<scalar_t>;
-  acc_t* qbuf = scratch;
-  acc_t* gbuf = qbuf + g.dim;
-  acc_t* out = gbuf + g.dim;
-  acc_t* prob = out + g.dim;
+  Work<acc_t, kDim, 3> work(scratch, g.dim);
+  const int64_t dim = work.dim;
+  acc_t* qbuf = work[0];
+  acc_t* gbuf = work[1];
+  acc_t* out = work[2];
+  acc_t* prob = scratch + 3 * g.dim;
   acc_t* dprob = prob + g.kk;
   const bool last = p == g.T - 2;
   std::fill(drpb_row, drpb_row + g.heads * g.kk, 0.0);
   for (int64_t j = 0; j < g.W; ++j) {
     for (int64_t h = 0; h < g.heads; ++h) {
-      const acc_t qsum = load(in.q + in.qs.at(b, p, i, j, h), in.qs.c, qbuf, g.dim, true);
-      window_logits(g, in, in.k + in.ks.at(b, p + 1, 0, 0, h), h, i, j, qbuf, qsum, prob);
+      const acc_t qsum = load(in.q + in.qs.at(b, p, i, j, h), in.qs.c, qbuf, dim, true);
+      window_logits(g, in, in.k + in.ks.at(b, p + 1, 0, 0, h), h, i, j, qbuf, qsum, dim, prob);
       softmax_inplace(prob, g.kk);
       // Both output frames p and T-1 (when p = T-2) are this same function of the inputs.
-      acc_t gsum = load(gr.context + gr.xs.at(b, p, i, j, h), gr.xs.c, gbuf, g.dim, true);
-      if (last) gsum = load(gr.context + gr.xs.at(b, g.T - 1, i, j, h), gr.xs.c, gbuf, g.dim, false);
+      acc_t gsum = load(gr.context + gr.xs.at(b, p, i, j, h), gr.xs.c, gbuf, dim, true);
+      if (last) gsum = load(gr.context + gr.xs.at(b, g.T - 1, i, j, h), gr.xs.c, gbuf, dim, false);
       const scalar_t* vframe = in.v + in.vs.at(b, p + 1, 0, 0, h);
       acc_t pdp = 0;
       for (int64_t u = 0; u < g.K; ++u) {
@@ -223,7 +240,7 @@ EMIM_CLONES void backward_query_row(const Geometry& g, const Inputs<scalar_t>& i
         for (int64_t w = 0; w < g.K; ++w) {
           const int64_t x = j + w - g.r;
           const int64_t o = u * g.K + w;
-          dprob[o] = g.inside(y, x) ? dot(gbuf, vframe + y * in.vs.h + x * in.vs.w, in.vs.c, g.dim)
+          dprob[o] = g.inside(y, x) ? dot(gbuf, vframe + y * in.vs.h + x * in.vs.w, in.vs.c, dim)
                                     : in.border * gsum;
           pdp += prob[o] * dprob[o];
         }
@@ -239,26 +256,29 @@ EMIM_CLONES void backward_query_row(const Geometry& g, const Inputs<scalar_t>& i
         dlogits[buf + o] = dprob[o];
         drpb_row[h * g.kk + o] += static_cast<double>(dprob[o]);
       }
-      window_combine(g, in.k + in.ks.at(b, p + 1, 0, 0, h), in.ks, in.border, i, j, dprob, out);
-      store(out, in.scale, acc_t(0), dq + g.token(b, p, i, j, h) * g.dim, g.dim);
+      window_combine(g, in.k + in.ks.at(b, p + 1, 0, 0, h), in.ks, in.border, i, j, dprob, dim, out);
+      store(out, in.scale, acc_t(0), dq + g.token(b, p, i, j, h) * dim, dim);
     }
   }
 }
 
 // Pass 2 for key row y of frame p + 1: dk and dv gathered over the queries of frame p whose window
 // holds the key, in (u, v) order. scratch: 2*dim.
-template <typename scalar_t>
+template <typename scalar_t, int kDim>
 EMIM_CLONES void backward_key_row(const Geometry& g, const Inputs<scalar_t>& in, const Grads<scalar_t>& gr,
                                   int64_t b, int64_t p, int64_t y, acc_type<scalar_t>* scratch,
                                   const acc_type<scalar_t>* probs, const acc_type<scalar_t>* dlogits,
                                   scalar_t* dk, scalar_t* dv) {
   using acc_t = acc_type<scalar_t>;
-  acc_t* kacc = scratch;
-  acc_t* vacc = kacc + g.dim;
+  Work<acc_t, kDim, 2> work(scratch, g.dim);
+  const int64_t dim = work.dim;
+  acc_t* kacc = work[0];
+  acc_t* vacc = work[1];
   const bool last = p == g.T - 2;
   for (int64_t x = 0; x < g.W; ++x) {
     for (int64_t h = 0; h < g.heads; ++h) {
-      std::fill(kacc, kacc + 2 * g.dim, acc_t(0));
+      std::fill(kacc, kacc + dim, acc_t(0));
+      std::fill(vacc, vacc + dim, acc_t(0));
       for (int64_t u = 0; u < g.K; ++u) {
         const int64_t i = y - u + g.r;
         if (i < 0 || i >= g.H) continue;
@@ -266,16 +286,26 @@ EMIM_CLONES void backward_key_row(const Geometry& g, const Inputs<scalar_t>& in,
           const int64_t j = x - w + g.r;
           if (j < 0 || j >= g.W) continue;
           const int64_t idx = g.pair_token(b, p, i, j, h) * g.kk + u * g.K + w;
-          axpy(dlogits[idx], in.q + in.qs.at(b, p, i, j, h), in.qs.c, kacc, g.dim);
-          axpy(probs[idx], gr.context + gr.xs.at(b, p, i, j, h), gr.xs.c, vacc, g.dim);
-          if (last) axpy(probs[idx], gr.context + gr.xs.at(b, g.T - 1, i, j, h), gr.xs.c, vacc, g.dim);
+          axpy(dlogits[idx], in.q + in.qs.at(b, p, i, j, h), in.qs.c, kacc, dim);
+          axpy(probs[idx], gr.context + gr.xs.at(b, p, i, j, h), gr.xs.c, vacc, dim);
+          if (last) axpy(probs[idx], gr.context + gr.xs.at(b, g.T - 1, i, j, h), gr.xs.c, vacc, dim);
         }
       }
-      const int64_t out = g.token(b, p + 1, y, x, h) * g.dim;
-      store(kacc, in.scale, acc_t(0), dk + out, g.dim);
-      store(vacc, acc_t(1), acc_t(0), dv + out, g.dim);
+      const int64_t out = g.token(b, p + 1, y, x, h) * dim;
+      store(kacc, in.scale, acc_t(0), dk + out, dim);
+      store(vacc, acc_t(1), acc_t(0), dv + out, dim);
     }
   }
+}
+
+// Calls body.template operator()<kDim>() with the head width fixed for float32 at d = 32 and 64.
+template <typename scalar_t, typename Body>
+void with_dim(int64_t dim, const Body& body) {
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    if (dim == 64) return body.template operator()<64>();
+    if (dim == 32) return body.template operator()<32>();
+  }
+  body.template operator()<0>();
 }
 
 template <typename scalar_t>
@@ -306,12 +336,14 @@ std::tuple<at::Tensor, at::Tensor> forward_cpu(
     const auto in = make_inputs<scalar_t>(q, k, v, rpb, scale);
     scalar_t* cost_ptr = cost.data_ptr<scalar_t>();
     scalar_t* context_ptr = context.data_ptr<scalar_t>();
-    at::parallel_for(0, g.B * (g.T - 1) * g.H, 1, [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> scratch(2 * g.dim + g.kk);
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t i = row % g.H, p = (row / g.H) % (g.T - 1), b = row / (g.H * (g.T - 1));
-        forward_row<scalar_t>(g, in, b, p, i, scratch.data(), cost_ptr, context_ptr);
-      }
+    with_dim<scalar_t>(g.dim, [&]<int kDim>() {
+      at::parallel_for(0, g.B * (g.T - 1) * g.H, 1, [&](int64_t begin, int64_t end) {
+        std::vector<acc_t> scratch(2 * g.dim + g.kk);
+        for (int64_t row = begin; row < end; ++row) {
+          const int64_t i = row % g.H, p = (row / g.H) % (g.T - 1), b = row / (g.H * (g.T - 1));
+          forward_row<scalar_t, kDim>(g, in, b, p, i, scratch.data(), cost_ptr, context_ptr);
+        }
+      });
     });
   });
   return {cost, context};
@@ -344,22 +376,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cpu(
     acc_t* dlogits_ptr = dlogits.data_ptr<acc_t>();
     double* drpb_rows_ptr = drpb_rows.data_ptr<double>();
     scalar_t* dq_ptr = dq.data_ptr<scalar_t>();
-    at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> scratch(3 * g.dim + 2 * g.kk);
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t i = row % g.H, p = (row / g.H) % (g.T - 1), b = row / (g.H * (g.T - 1));
-        backward_query_row<scalar_t>(g, in, gr, b, p, i, scratch.data(), dq_ptr, probs_ptr, dlogits_ptr,
-                                     drpb_rows_ptr + row * g.heads * g.kk);
-      }
-    });
     scalar_t* dk_ptr = dk.data_ptr<scalar_t>();
     scalar_t* dv_ptr = dv.data_ptr<scalar_t>();
-    at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
-      std::vector<acc_t> scratch(2 * g.dim);
-      for (int64_t row = begin; row < end; ++row) {
-        const int64_t y = row % g.H, p = (row / g.H) % (g.T - 1), b = row / (g.H * (g.T - 1));
-        backward_key_row<scalar_t>(g, in, gr, b, p, y, scratch.data(), probs_ptr, dlogits_ptr, dk_ptr, dv_ptr);
-      }
+    with_dim<scalar_t>(g.dim, [&]<int kDim>() {
+      at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+        std::vector<acc_t> scratch(3 * g.dim + 2 * g.kk);
+        for (int64_t row = begin; row < end; ++row) {
+          const int64_t i = row % g.H, p = (row / g.H) % (g.T - 1), b = row / (g.H * (g.T - 1));
+          backward_query_row<scalar_t, kDim>(g, in, gr, b, p, i, scratch.data(), dq_ptr, probs_ptr, dlogits_ptr,
+                                             drpb_rows_ptr + row * g.heads * g.kk);
+        }
+      });
+      at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+        std::vector<acc_t> scratch(2 * g.dim);
+        for (int64_t row = begin; row < end; ++row) {
+          const int64_t y = row % g.H, p = (row / g.H) % (g.T - 1), b = row / (g.H * (g.T - 1));
+          backward_key_row<scalar_t, kDim>(g, in, gr, b, p, y, scratch.data(), probs_ptr, dlogits_ptr, dk_ptr,
+                                           dv_ptr);
+        }
+      });
     });
     // drpb: the row partials summed in row order (independent of the thread split).
     scalar_t* drpb_ptr = drpb.data_ptr<scalar_t>();
