@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Train emim_b16_k400_in1k (see config.yaml): bash exp/emim_b16_k400_in1k/run.sh [KEY VALUE ...]
+# Extra arguments are config overrides. Launcher set-up (GPUs, machines, Slurm): tools/launch.sh.
+set -euo pipefail
+EXP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DATA_DIR="${DATA_DIR:-/path/to/kinetics400}"  # lists train.csv, val.csv, test.csv: <path>,<label>
+VIDEO_DIR="${VIDEO_DIR:-$DATA_DIR/videos}"  # joined to the paths in the lists
+OUTPUT_DIR="${OUTPUT_DIR:-$EXP_DIR/output}"
+PRETRAINED="${PRETRAINED:-/path/to/uniformer_base_in1k.pth}"  # released weights; TRAIN.CHECKPOINT_FILE_PATH
+source "$EXP_DIR/../../tools/launch.sh"
+launch_run_net "$EXP_DIR/config.yaml" DATA.PATH_TO_DATA_DIR "$DATA_DIR" DATA.PATH_PREFIX "$VIDEO_DIR" \
+    TRAIN.CHECKPOINT_FILE_PATH "$PRETRAINED" OUTPUT_DIR "$OUTPUT_DIR" TEST.ENABLE False "$@"

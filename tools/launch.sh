@@ -1,0 +1,46 @@
+# Sourced by exp/*/run.sh and exp/*/test.sh after they set EXP_DIR: launcher facts from the environment,
+# then `launch_run_net CONFIG [KEY VALUE ...]` starts tools/run_net.py under torchrun on this machine.
+#
+#   one machine      GPUs detected (nvidia-smi); override with NUM_GPUS=4; none: one CPU process
+#   several machines NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT on every machine (same command)
+#   Slurm            one task per node (srun --ntasks-per-node 1 bash exp/X/run.sh): NNODES, NODE_RANK
+#                    and MASTER_ADDR come from SLURM_JOB_NUM_NODES, SLURM_NODEID, SLURM_JOB_NODELIST
+REPO="$(cd "$EXP_DIR/../.." && pwd)"
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+[ -x "$PYTHON" ] || PYTHON=python3
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
+
+if [ -n "${SLURM_JOB_ID:-}" ]; then
+    NNODES="${NNODES:-${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}}"
+    NODE_RANK="${NODE_RANK:-${SLURM_NODEID:-0}}"
+    if [ -z "${MASTER_ADDR:-}" ] && command -v scontrol >/dev/null; then
+        MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"
+    fi
+fi
+NNODES="${NNODES:-1}"
+NODE_RANK="${NODE_RANK:-0}"
+MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"
+MASTER_PORT="${MASTER_PORT:-29500}"
+if [ -z "${NUM_GPUS:-}" ]; then
+    NUM_GPUS="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)"
+    NUM_GPUS="${NUM_GPUS:-0}"
+fi
+NPROC=$(( NUM_GPUS > 0 ? NUM_GPUS : 1 ))
+
+launch_run_net() {
+    local config="$1"
+    shift
+    local rendezvous=(--standalone)
+    if [ "$NNODES" -gt 1 ]; then
+        rendezvous=(--nnodes "$NNODES" --node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT")
+    fi
+    echo "run_net: $NNODES machine(s) x $NPROC process(es), NUM_GPUS $NUM_GPUS, config $config" >&2
+    "$PYTHON" -m torch.distributed.run "${rendezvous[@]}" --nproc_per_node "$NPROC" \
+        "$REPO/tools/run_net.py" --cfg "$config" NUM_GPUS "$NUM_GPUS" NUM_SHARDS "$NNODES" "$@"
+}
+
+# The checkpoint test.sh evaluates: CHECKPOINT if set, else the best by validation, else the newest.
+test_checkpoint() {
+    local best="$OUTPUT_DIR/checkpoints/checkpoint_best.pyth"
+    if [ -n "${CHECKPOINT:-}" ]; then echo "$CHECKPOINT"; elif [ -f "$best" ]; then echo "$best"; fi
+}
