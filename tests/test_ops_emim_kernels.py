@@ -238,9 +238,12 @@ def test_cuda_matches_torch(shape, dtype, tol):
         ref = _outputs_and_grads(low_qkv.float().detach().requires_grad_(), low_rpb.float().detach().requires_grad_(),
                                  "torch", scale, "both")
     got = _outputs_and_grads(low_qkv, low_rpb, "cuda", scale, "both")
-    for a, b in zip(got, ref):
+    for name, a, b in zip(("cost", "context", "dqkv", "drpb"), got, ref):
         assert a.dtype == dtype
-        torch.testing.assert_close(a.float(), b, **tol)
+        if name == "drpb":  # a sum over B*T*H*W terms: compare relative to its largest entry
+            rel = 1e-4 if dtype == torch.float32 else 1e-2
+            tol = dict(atol=rel * b.abs().max().item(), rtol=0)
+        torch.testing.assert_close(a.float(), b, **tol, msg=lambda m: f"{name}: {m}")
 
 
 @needs_cuda
