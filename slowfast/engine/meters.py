@@ -4,7 +4,6 @@ import os
 import time
 from collections import defaultdict
 
-import torch
 from torch import Tensor
 
 from slowfast.utils.logging import get_logger, log_json_stats
@@ -101,7 +100,3 @@ class ScalarMeters:
 
     def averages(self) -> dict[str, float]:
         return {k: m.avg for k, m in self.meters.items()}
-
-
-def as_float(x) -> float:
-    return float(x.detach().item()) if isinstance(x, torch.Tensor) else float(x)
