@@ -13,6 +13,6 @@ from .video_dataset import DataFailureError, VideoDataset
 
 __all__ = [
     "DATASET_REGISTRY", "DataFailureError", "DecodeError", "Kinetics", "ListFormatError", "Ssv2", "Sth",
-    "VideoDataset", "VideoMixup", "build_dataset", "build_mixup", "collate", "construct_loader",
+    "MixUp", "VideoDataset", "build_dataset", "collate", "construct_loader",
     "open_video", "shuffle_dataset",
 ]
