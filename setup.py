@@ -1,16 +1,22 @@
 """Installs the `slowfast` package and its C++/CUDA extension `slowfast._C` (csrc/).
 
 The CPU kernels are always built. The CUDA kernels are added when torch is a CUDA build and nvcc is
-found (CUDA_HOME, else nvcc on PATH, else /usr/local/cuda); SLOWFAST_WITH_CUDA=0 skips them.
+found (CUDA_HOME, else /usr/local/cuda, else torch's search from nvcc on PATH); SLOWFAST_WITH_CUDA=0
+skips them.
 TORCH_CUDA_ARCH_LIST defaults to "9.0" (H100/H200); MAX_JOBS bounds the parallel compile jobs.
 """
 
 import glob
 import os
 
-import torch
-from setuptools import find_packages, setup
-from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
+# Prefer the toolkit folder to torch's guess from `which nvcc`: a /usr/local/bin/nvcc wrapper makes that
+# guess /usr/local, which has no lib64/libcudart. Must be set before cpp_extension is imported.
+if "CUDA_HOME" not in os.environ and "CUDA_PATH" not in os.environ and os.path.isdir("/usr/local/cuda"):
+    os.environ["CUDA_HOME"] = "/usr/local/cuda"
+
+import torch  # noqa: E402
+from setuptools import find_packages, setup  # noqa: E402
+from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension  # noqa: E402
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
