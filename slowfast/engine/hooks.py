@@ -1,6 +1,9 @@
-"""Per-epoch hooks of the training loop: validation, and periodic + best checkpoints."""
+"""Per-epoch hooks of the training loop: precise BatchNorm statistics, validation, periodic + best checkpoints."""
 
 import math
+
+import torch
+from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
 
 from slowfast.utils.logging import get_logger
 
@@ -19,6 +22,27 @@ class HookBase:
 
 def _due(epoch: int, period: int, max_epoch: int) -> bool:
     return epoch == max_epoch or (period > 0 and epoch % period == 0)
+
+
+class PreciseBNHook(HookBase):
+    """Before each validation (same epochs as EvalHook): replace BatchNorm running statistics by their
+    true average over `num_batches` training batches (fvcore precise BN), as SlowFast's BN.USE_PRECISE_STATS."""
+
+    def __init__(self, loader, num_batches: int, period: int):
+        self.loader, self.num_batches, self.period = loader, num_batches, period
+
+    def after_epoch(self, trainer) -> None:
+        if not _due(trainer.epoch, self.period, trainer.max_epoch) or not get_bn_modules(trainer.model):
+            return
+
+        def clips():
+            for frames, *_ in self.loader:
+                yield [f.to(trainer.device, non_blocking=True) for f in frames]
+
+        num_batches = min(self.num_batches, len(self.loader))
+        with torch.no_grad(), trainer.autocast():
+            update_bn_stats(trainer.model, clips(), num_batches)
+        logger.info("precise BN: statistics recomputed over %d training batches", num_batches)
 
 
 class EvalHook(HookBase):

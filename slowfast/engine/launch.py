@@ -64,8 +64,6 @@ def check_world(cfg, world: int) -> None:
         if enabled and (batch < world or batch % world):
             raise ValueError(f"{key} = {batch} is the total over all {world} processes and must be a positive "
                              f"multiple of it (NUM_GPUS {cfg.NUM_GPUS} x NUM_SHARDS {cfg.NUM_SHARDS})")
-    if cfg.BN.USE_PRECISE_STATS:
-        raise ValueError("BN.USE_PRECISE_STATS: precise BatchNorm statistics are not implemented; set it False")
     if cfg.BN.USE_SYNC_BN and world > 1 and not (cfg.NUM_GPUS > 0 and torch.cuda.is_available()):
         raise ValueError("BN.USE_SYNC_BN: torch's SyncBatchNorm runs on GPUs only; set it False on CPU")
 

@@ -15,7 +15,7 @@ from slowfast.utils.weights import load_weights
 
 from .checkpoint import Checkpointer, find_resumable, unwrap
 from .evaluator import MultiViewEvaluator
-from .hooks import CheckpointHook, EvalHook, HookBase
+from .hooks import CheckpointHook, EvalHook, HookBase, PreciseBNHook
 from .launch import autocast_factory, create_ddp_model, get_device, grad_scaler
 from .losses import SoftTargetCrossEntropy, build_loss
 from .meters import Progress, ScalarMeters, StatsWriter, topk_correct
@@ -142,6 +142,8 @@ def train(cfg, loader_fn: Callable | None = None) -> None:
     if val_loader is not None:
         evaluator = MultiViewEvaluator(cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD, len(val_loader.dataset))
         hooks.insert(0, EvalHook(val_loader, evaluator, cfg.TRAIN.EVAL_PERIOD))
+        if cfg.BN.USE_PRECISE_STATS:
+            hooks.insert(0, PreciseBNHook(train_loader, cfg.BN.NUM_BATCHES_PRECISE, cfg.TRAIN.EVAL_PERIOD))
     mixup = build_mixup(cfg)
     loss_fn = SoftTargetCrossEntropy() if mixup is not None else build_loss(cfg.MODEL.LOSS_FUNC)
     logger.info("model: %.2fM parameters; training epochs %d..%d, %d iterations per epoch",
