@@ -83,6 +83,8 @@ class EmimAttention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+        # Hook point (no parameters, identity): forward hooks on it see the raw cost volume [B, T, H, W, n, K*K].
+        self.cost_volume = nn.Identity()
         area = window * window
         self.motion_conv = (
             nn.Sequential(nn.Linear(area, 4 * area), QuickGELU(), nn.Linear(4 * area, self.head_dim))
@@ -105,6 +107,7 @@ class EmimAttention(nn.Module):
         batch, tokens, dim = x.shape
         q, k, v = self.qkv(x).view(batch, *thw, 3, self.num_heads, self.head_dim).unbind(4)
         cost, context = self.op(q, k, v, self.rpb, self.scale, self.backend)  # [B, T, H, W, n, K*K / d]
+        cost = self.cost_volume(cost)
         out = context if self.use_context else None
         if self.motion_conv is not None:
             motion = self.motion_conv(cost)
