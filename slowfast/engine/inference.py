@@ -186,3 +186,28 @@ def predict_video(model: nn.Module, cfg, path: str, device: torch.device) -> Pre
     if cfg.DATA.ENSEMBLE_METHOD == "sum":
         logits = logits / views
     return Prediction(path, scores, logits.softmax(0).numpy(), views)
+
+
+@dataclass
+class CentreView:
+    """The single test view of a video (centre clip, centre crop) and where its frames come from."""
+
+    clip: torch.Tensor  # [3, T, S, S], normalised model input
+    frame_indices: list[int]  # [T] the video frame each clip frame is
+    frame_size: tuple[int, int]  # (H, W) of the video's frames
+
+
+def centre_view(cfg, path: str) -> CentreView:
+    """The view the test loader reads with NUM_ENSEMBLE_VIEWS = NUM_SPATIAL_CROPS = 1 (the middle of each
+    segment or the centred dense clip, the centre crop)."""
+    single = cfg.clone()
+    single.defrost()
+    single.TEST.NUM_ENSEMBLE_VIEWS, single.TEST.NUM_SPATIAL_CROPS = 1, 1
+    single.freeze()
+    frames, _, _, _ = video_files_dataset(single, [path])[0]
+    video = open_video(path, cfg.DATA.DECODING_BACKEND)
+    try:
+        frame_size = tuple(video.get_frames([0]).shape[1:3])
+    finally:
+        video.close()
+    return CentreView(frames[0], sampled_frame_indices(single, path, 0, 1), frame_size)

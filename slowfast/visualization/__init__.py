@@ -1,0 +1,1 @@
+"""What the model computes, drawn and scored: EMIM's mined motion (`motion_field`, `capture`, `draw`)."""
