@@ -29,10 +29,10 @@ def check_inputs(q: Tensor, k: Tensor, v: Tensor, rpb: Tensor) -> None:
         raise ValueError(
             f"emim_attention: q, k, v must have one shape, got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}"
         )
-    batch, frames, height, width, heads, dim = q.shape
+    frames, heads = q.shape[1], q.shape[4]
     if frames < 2:
         raise ValueError(f"emim_attention: needs T >= 2 frames (each frame meets the next), got T = {frames}")
-    if min(batch, height, width, heads, dim) < 1:
+    if any(size < 1 for size in q.shape):  # not min(): it would pin a symbolic batch size (torch.export)
         raise ValueError(f"emim_attention: empty dimension in q shape {tuple(q.shape)}")
     if rpb.dim() != 3 or rpb.shape[0] != heads or rpb.shape[1] != rpb.shape[2] or rpb.shape[1] % 2 == 0:
         raise ValueError(
