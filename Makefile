@@ -4,7 +4,7 @@
 PY      := .venv/bin/python
 PIP     := $(PY) -m pip
 STAMP   := .venv/.stamp-install
-SOURCES := setup.py $(wildcard csrc/*/*.h csrc/*/*.cpp csrc/*/*/*.cpp csrc/*/*/*.cu csrc/*.cpp)
+SOURCES := setup.py $(wildcard csrc/*/*.h csrc/*/*.cpp csrc/*/*/*.cpp csrc/*/*/*.cu csrc/*/*/*.cuh csrc/*.cpp)
 
 .PHONY: install test demo clean
 

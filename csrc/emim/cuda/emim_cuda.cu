@@ -9,394 +9,33 @@
 // writes P and dS to float buffers and the tile's sum of dS (drpb partial); a key-tile kernel gathers
 // dk and dv from the queries whose window holds each key, in a fixed order; a last kernel sums the drpb
 // partials in a fixed order. No atomics: results are bit-identical from run to run.
-#include "../emim.h"
+#include "emim_cuda_kernels.cuh"
 
 #include <ATen/Dispatch.h>
-#include <ATen/OpMathType.h>
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 
-#include <limits>
-
 namespace slowfast::emim {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
-constexpr int kChunk = 64;        // channels staged per pass
-constexpr int kRow = kChunk + 1;  // padded row: lanes reading different positions hit different banks
-constexpr int kMaxTile = 8;
-
-// Element strides of a [B, T, H, W, heads, channels] tensor.
-struct Strides {
-  int64_t b, t, h, w, n, c;
-  __device__ int64_t at(int bb, int tt, int i, int j, int hh) const {
-    return bb * b + tt * t + i * h + j * w + hh * n;
-  }
-};
+using namespace kernels;
 
 Strides strides_of(const at::Tensor& x) {
   return {x.stride(0), x.stride(1), x.stride(2), x.stride(3), x.stride(4), x.stride(5)};
 }
 
-struct Geometry {
-  int B, T, H, W, heads, dim, K, r, kk;
-  int tile, tiles_w, tiles, halo;  // tile x tile positions per block; halo = tile + K - 1
-  __device__ bool inside(int y, int x) const { return y >= 0 && y < H && x >= 0 && x < W; }
-  // Flat token index in a contiguous [B, T, H, W, heads] (or, with T - 1 frames, pair) layout.
-  __device__ int64_t token(int b, int t, int frames, int i, int j, int h) const {
-    return ((((int64_t)b * frames + t) * H + i) * W + j) * heads + h;
-  }
-};
-
-__device__ __forceinline__ float exp_acc(float x) { return expf(x); }
-__device__ __forceinline__ double exp_acc(double x) { return exp(x); }
-
-template <typename acc_t>
-__device__ __forceinline__ acc_t warp_sum(acc_t x) {
-  for (int m = 16; m > 0; m >>= 1) x += __shfl_xor_sync(0xffffffff, x, m);
-  return x;
-}
-
-template <typename acc_t>
-__device__ __forceinline__ acc_t warp_max(acc_t x) {
-  for (int m = 16; m > 0; m >>= 1) x = max(x, __shfl_xor_sync(0xffffffff, x, m));
-  return x;
-}
-
-// dst[pos * kRow + c] = src[(b, t, oy + pos / cols, ox + pos % cols, h), c0 + c] (+ the same from frame
-// t2 when src2 is given) for c < cn; `fill` where the position is outside the frame.
-template <typename scalar_t, typename acc_t>
-__device__ void stage(acc_t* dst, int rows, int cols, int oy, int ox, const Geometry& g, const scalar_t* src,
-                      const scalar_t* src2, const Strides& s, int b, int t, int t2, int h, int c0, int cn,
-                      acc_t fill) {
-  for (int idx = threadIdx.x; idx < rows * cols * cn; idx += blockDim.x) {
-    const int c = idx % cn, pos = idx / cn;
-    const int y = oy + pos / cols, x = ox + pos % cols;
-    acc_t val = fill;
-    if (g.inside(y, x)) {
-      const int64_t ch = (int64_t)(c0 + c) * s.c;
-      val = static_cast<acc_t>(src[s.at(b, t, y, x, h) + ch]);
-      if (src2 != nullptr) val += static_cast<acc_t>(src2[s.at(b, t2, y, x, h) + ch]);
-    }
-    dst[pos * kRow + c] = val;
-  }
-}
-
-// acc[qi * kk + o] += sum over the staged chunk of a[qi] . b[window position (qi, o)], for every
-// position qi of a tile x tile block against its halo x halo window neighbourhood.
-template <typename acc_t>
-__device__ void window_dots(const Geometry& g, const acc_t* a, const acc_t* halo, int cn, acc_t* acc) {
-  const int nq = g.tile * g.tile;
-  for (int idx = threadIdx.x; idx < nq * g.kk; idx += blockDim.x) {
-    const int qi = idx / g.kk, o = idx % g.kk;
-    const int pos = (qi / g.tile + o / g.K) * g.halo + qi % g.tile + o % g.K;
-    const acc_t* x = a + qi * kRow;
-    const acc_t* y = halo + pos * kRow;
-    acc_t s = 0;
-    for (int c = 0; c < cn; ++c) s += x[c] * y[c];
-    acc[idx] += s;
-  }
-}
-
-// Warp `warp` turns the logits of its queries into softmax weights (in place), writing the raw
-// logits (scale * dot + rpb) to `cost` (frames p and, for the last pair, T-1) when cost is given.
-template <typename scalar_t, typename acc_t>
-__device__ void window_softmax(const Geometry& g, acc_t* logits, const scalar_t* rpb, acc_t scale, int b, int p,
-                               int h, int i0, int j0, scalar_t* cost) {
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int qi = warp; qi < g.tile * g.tile; qi += kWarps) {
-    const int i = i0 + qi / g.tile, j = j0 + qi % g.tile;
-    if (!g.inside(i, j)) continue;  // uniform across the warp
-    acc_t* l = logits + qi * g.kk;
-    acc_t m = -std::numeric_limits<acc_t>::infinity();
-    for (int o = lane; o < g.kk; o += 32) {
-      l[o] = scale * l[o] + static_cast<acc_t>(rpb[h * g.kk + o]);
-      m = max(m, l[o]);
-      if (cost != nullptr) {
-        cost[g.token(b, p, g.T, i, j, h) * g.kk + o] = static_cast<scalar_t>(l[o]);
-        if (p == g.T - 2) cost[g.token(b, g.T - 1, g.T, i, j, h) * g.kk + o] = static_cast<scalar_t>(l[o]);
-      }
-    }
-    m = warp_max(m);
-    acc_t s = 0;
-    for (int o = lane; o < g.kk; o += 32) {
-      l[o] = exp_acc(l[o] - m);
-      s += l[o];
-    }
-    const acc_t inv = acc_t(1) / warp_sum(s);
-    for (int o = lane; o < g.kk; o += 32) l[o] *= inv;
-  }
-}
-
-// out(qi, c) = sum_o weight[qi, o] * halo[window position (qi, o), c] for the staged chunk; calls
-// write(qi, c, value) for the positions inside the frame.
-template <typename acc_t, typename Write>
-__device__ void window_combine(const Geometry& g, const acc_t* weight, const acc_t* halo, int cn, int i0, int j0,
-                               const Write& write) {
-  const int nq = g.tile * g.tile;
-  for (int idx = threadIdx.x; idx < nq * cn; idx += blockDim.x) {
-    const int qi = idx / cn, c = idx % cn;
-    const int qy = qi / g.tile, qx = qi % g.tile;
-    if (!g.inside(i0 + qy, j0 + qx)) continue;
-    const acc_t* w = weight + qi * g.kk;
-    acc_t s = 0;
-    for (int u = 0; u < g.K; ++u) {
-      const acc_t* row = halo + ((qy + u) * g.halo + qx) * kRow + c;
-      for (int v = 0; v < g.K; ++v) s += w[u * g.K + v] * row[v * kRow];
-    }
-    write(qi, c, s);
-  }
-}
-
-template <typename scalar_t>
-struct Operands {
-  const scalar_t *q, *k, *v, *rpb;  // rpb contiguous [heads, K*K]
-  Strides qs, ks, vs;
-};
-
-template <typename scalar_t>
-struct GradOperands {
-  const scalar_t *cost, *context;
-  Strides cs, xs;
-};
-
-template <typename scalar_t>
-__device__ __forceinline__ at::opmath_type<scalar_t> border_value() {
-  return static_cast<at::opmath_type<scalar_t>>(static_cast<scalar_t>(kBorderValue));
-}
-
-template <typename scalar_t>
-__global__ void __launch_bounds__(kThreads)
-    forward_kernel(Geometry g, Operands<scalar_t> in, at::opmath_type<scalar_t> scale, scalar_t* cost,
-                   scalar_t* context) {
-  using acc_t = at::opmath_type<scalar_t>;
-  extern __shared__ __align__(16) unsigned char shared_mem[];
-  const int nq = g.tile * g.tile;
-  acc_t* halo = reinterpret_cast<acc_t*>(shared_mem);
-  acc_t* qtile = halo + g.halo * g.halo * kRow;
-  acc_t* logits = qtile + nq * kRow;
-  const int h = blockIdx.y, b = blockIdx.z / (g.T - 1), p = blockIdx.z % (g.T - 1);
-  const int i0 = (blockIdx.x / g.tiles_w) * g.tile, j0 = (blockIdx.x % g.tiles_w) * g.tile;
-  const acc_t border = border_value<scalar_t>();
-  for (int idx = threadIdx.x; idx < nq * g.kk; idx += blockDim.x) logits[idx] = 0;
-  for (int c0 = 0; c0 < g.dim; c0 += kChunk) {
-    const int cn = min(kChunk, g.dim - c0);
-    stage(halo, g.halo, g.halo, i0 - g.r, j0 - g.r, g, in.k, (const scalar_t*)nullptr, in.ks, b, p + 1, 0, h, c0,
-          cn, border);
-    stage(qtile, g.tile, g.tile, i0, j0, g, in.q, (const scalar_t*)nullptr, in.qs, b, p, 0, h, c0, cn, acc_t(0));
-    __syncthreads();
-    window_dots(g, qtile, halo, cn, logits);
-    __syncthreads();
-  }
-  window_softmax(g, logits, in.rpb, scale, b, p, h, i0, j0, cost);
-  for (int c0 = 0; c0 < g.dim; c0 += kChunk) {
-    const int cn = min(kChunk, g.dim - c0);
-    __syncthreads();
-    stage(halo, g.halo, g.halo, i0 - g.r, j0 - g.r, g, in.v, (const scalar_t*)nullptr, in.vs, b, p + 1, 0, h, c0,
-          cn, border);
-    __syncthreads();
-    window_combine(g, logits, halo, cn, i0, j0, [&](int qi, int c, acc_t value) {
-      const int i = i0 + qi / g.tile, j = j0 + qi % g.tile;
-      context[g.token(b, p, g.T, i, j, h) * g.dim + c0 + c] = static_cast<scalar_t>(value);
-      if (p == g.T - 2) context[g.token(b, g.T - 1, g.T, i, j, h) * g.dim + c0 + c] = static_cast<scalar_t>(value);
-    });
-  }
-}
-
-// Pass 1 (query tiles): dq, the P and dS buffers [B, T-1, H, W, heads, K*K] and the tile's drpb partial.
-template <typename scalar_t>
-__global__ void __launch_bounds__(kThreads)
-    backward_query_kernel(Geometry g, Operands<scalar_t> in, GradOperands<scalar_t> gr,
-                          at::opmath_type<scalar_t> scale, scalar_t* dq, at::opmath_type<scalar_t>* probs,
-                          at::opmath_type<scalar_t>* dlogits, at::opmath_type<scalar_t>* drpb_partial) {
-  using acc_t = at::opmath_type<scalar_t>;
-  extern __shared__ __align__(16) unsigned char shared_mem[];
-  const int nq = g.tile * g.tile;
-  acc_t* halo = reinterpret_cast<acc_t*>(shared_mem);
-  acc_t* qtile = halo + g.halo * g.halo * kRow;
-  acc_t* prob = qtile + nq * kRow;
-  acc_t* dprob = prob + nq * g.kk;
-  const int h = blockIdx.y, b = blockIdx.z / (g.T - 1), p = blockIdx.z % (g.T - 1);
-  const int i0 = (blockIdx.x / g.tiles_w) * g.tile, j0 = (blockIdx.x % g.tiles_w) * g.tile;
-  const bool last = p == g.T - 2;
-  const acc_t border = border_value<scalar_t>();
-  for (int idx = threadIdx.x; idx < nq * g.kk; idx += blockDim.x) prob[idx] = dprob[idx] = 0;
-  for (int c0 = 0; c0 < g.dim; c0 += kChunk) {
-    const int cn = min(kChunk, g.dim - c0);
-    stage(halo, g.halo, g.halo, i0 - g.r, j0 - g.r, g, in.k, (const scalar_t*)nullptr, in.ks, b, p + 1, 0, h, c0,
-          cn, border);
-    stage(qtile, g.tile, g.tile, i0, j0, g, in.q, (const scalar_t*)nullptr, in.qs, b, p, 0, h, c0, cn, acc_t(0));
-    __syncthreads();
-    window_dots(g, qtile, halo, cn, prob);
-    __syncthreads();
-  }
-  window_softmax(g, prob, in.rpb, scale, b, p, h, i0, j0, (scalar_t*)nullptr);
-  // dP = <grad_context, v>; output frames p and T-1 (last pair) are one function, so their grads add.
-  for (int c0 = 0; c0 < g.dim; c0 += kChunk) {
-    const int cn = min(kChunk, g.dim - c0);
-    __syncthreads();
-    stage(halo, g.halo, g.halo, i0 - g.r, j0 - g.r, g, in.v, (const scalar_t*)nullptr, in.vs, b, p + 1, 0, h, c0,
-          cn, border);
-    stage(qtile, g.tile, g.tile, i0, j0, g, gr.context, last ? gr.context : nullptr, gr.xs, b, p, g.T - 1, h, c0,
-          cn, acc_t(0));
-    __syncthreads();
-    window_dots(g, qtile, halo, cn, dprob);
-  }
-  __syncthreads();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  for (int qi = warp; qi < nq; qi += kWarps) {
-    const int i = i0 + qi / g.tile, j = j0 + qi % g.tile;
-    acc_t* pr = prob + qi * g.kk;
-    acc_t* dp = dprob + qi * g.kk;
-    if (!g.inside(i, j)) {
-      for (int o = lane; o < g.kk; o += 32) dp[o] = 0;
-      continue;
-    }
-    acc_t s = 0;
-    for (int o = lane; o < g.kk; o += 32) s += pr[o] * dp[o];
-    s = warp_sum(s);
-    const int64_t gc = gr.cs.at(b, p, i, j, h), gc_last = gr.cs.at(b, g.T - 1, i, j, h);
-    const int64_t buf = g.token(b, p, g.T - 1, i, j, h) * g.kk;
-    for (int o = lane; o < g.kk; o += 32) {
-      acc_t grad = static_cast<acc_t>(gr.cost[gc + o * gr.cs.c]);
-      if (last) grad += static_cast<acc_t>(gr.cost[gc_last + o * gr.cs.c]);
-      dp[o] = grad + pr[o] * (dp[o] - s);
-      probs[buf + o] = pr[o];
-      dlogits[buf + o] = dp[o];
-    }
-  }
-  __syncthreads();
-  const int64_t block = ((int64_t)blockIdx.z * g.heads + h) * g.tiles + blockIdx.x;
-  for (int o = threadIdx.x; o < g.kk; o += blockDim.x) {
-    acc_t s = 0;
-    for (int qi = 0; qi < nq; ++qi) s += dprob[qi * g.kk + o];
-    drpb_partial[block * g.kk + o] = s;
-  }
-  for (int c0 = 0; c0 < g.dim; c0 += kChunk) {
-    const int cn = min(kChunk, g.dim - c0);
-    __syncthreads();
-    stage(halo, g.halo, g.halo, i0 - g.r, j0 - g.r, g, in.k, (const scalar_t*)nullptr, in.ks, b, p + 1, 0, h, c0,
-          cn, border);
-    __syncthreads();
-    window_combine(g, dprob, halo, cn, i0, j0, [&](int qi, int c, acc_t value) {
-      const int i = i0 + qi / g.tile, j = j0 + qi % g.tile;
-      dq[g.token(b, p, g.T, i, j, h) * g.dim + c0 + c] = static_cast<scalar_t>(scale * value);
-    });
-  }
-}
-
-// Pass 2 (key tiles of frame p + 1): dk = scale * sum dS * q and dv = sum P * grad_context over the
-// queries (i, j) = (y - u + r, x - v + r) of frame p, in (u, v) order.
-template <typename scalar_t>
-__global__ void __launch_bounds__(kThreads)
-    backward_key_kernel(Geometry g, Operands<scalar_t> in, GradOperands<scalar_t> gr, at::opmath_type<scalar_t> scale,
-                        const at::opmath_type<scalar_t>* probs, const at::opmath_type<scalar_t>* dlogits, scalar_t* dk,
-                        scalar_t* dv) {
-  using acc_t = at::opmath_type<scalar_t>;
-  extern __shared__ __align__(16) unsigned char shared_mem[];
-  const int nk = g.tile * g.tile;
-  acc_t* qhalo = reinterpret_cast<acc_t*>(shared_mem);
-  acc_t* ghalo = qhalo + g.halo * g.halo * kRow;
-  acc_t* coef_s = ghalo + g.halo * g.halo * kRow;
-  acc_t* coef_p = coef_s + nk * g.kk;
-  const int h = blockIdx.y, b = blockIdx.z / (g.T - 1), p = blockIdx.z % (g.T - 1);
-  const int y0 = (blockIdx.x / g.tiles_w) * g.tile, x0 = (blockIdx.x % g.tiles_w) * g.tile;
-  const bool last = p == g.T - 2;
-  for (int idx = threadIdx.x; idx < nk * g.kk; idx += blockDim.x) {
-    const int key = idx / g.kk, o = idx % g.kk;
-    const int y = y0 + key / g.tile, x = x0 + key % g.tile;
-    const int i = y - o / g.K + g.r, j = x - o % g.K + g.r;
-    const bool valid = g.inside(y, x) && g.inside(i, j);
-    const int64_t at = valid ? g.token(b, p, g.T - 1, i, j, h) * g.kk + o : 0;
-    coef_s[idx] = valid ? dlogits[at] : acc_t(0);
-    coef_p[idx] = valid ? probs[at] : acc_t(0);
-  }
-  for (int c0 = 0; c0 < g.dim; c0 += kChunk) {
-    const int cn = min(kChunk, g.dim - c0);
-    __syncthreads();
-    stage(qhalo, g.halo, g.halo, y0 - g.r, x0 - g.r, g, in.q, (const scalar_t*)nullptr, in.qs, b, p, 0, h, c0, cn,
-          acc_t(0));
-    stage(ghalo, g.halo, g.halo, y0 - g.r, x0 - g.r, g, gr.context, last ? gr.context : nullptr, gr.xs, b, p,
-          g.T - 1, h, c0, cn, acc_t(0));
-    __syncthreads();
-    for (int idx = threadIdx.x; idx < nk * cn; idx += blockDim.x) {
-      const int key = idx / cn, c = idx % cn;
-      const int ky = key / g.tile, kx = key % g.tile;
-      if (!g.inside(y0 + ky, x0 + kx)) continue;
-      acc_t sk = 0, sv = 0;
-      for (int u = 0; u < g.K; ++u) {
-        for (int v = 0; v < g.K; ++v) {
-          const int o = u * g.K + v;
-          const int pos = ((ky + g.K - 1 - u) * g.halo + kx + g.K - 1 - v) * kRow + c;
-          sk += coef_s[key * g.kk + o] * qhalo[pos];
-          sv += coef_p[key * g.kk + o] * ghalo[pos];
-        }
-      }
-      const int64_t out = g.token(b, p + 1, g.T, y0 + ky, x0 + kx, h) * g.dim + c0 + c;
-      dk[out] = static_cast<scalar_t>(scale * sk);
-      dv[out] = static_cast<scalar_t>(sv);
-    }
-  }
-}
-
-// drpb[h, o] = sum over blocks (pairs, then tiles, in order) of the pass-1 partials, in double.
-template <typename scalar_t>
-__global__ void drpb_kernel(int blocks_per_head_pair, int pairs, int heads, int kk,
-                            const at::opmath_type<scalar_t>* partial, scalar_t* drpb) {
-  const int col = blockIdx.x * blockDim.x + threadIdx.x;
-  if (col >= heads * kk) return;
-  const int h = col / kk, o = col % kk;
-  double s = 0;
-  for (int z = 0; z < pairs; ++z) {
-    for (int t = 0; t < blocks_per_head_pair; ++t) {
-      s += partial[(((int64_t)z * heads + h) * blocks_per_head_pair + t) * kk + o];
-    }
-  }
-  drpb[col] = static_cast<scalar_t>(s);
-}
-
-// Shared-memory bytes of each kernel for a tile size.
-enum class Kernel { kForward, kBackwardQuery, kBackwardKey };
-
-size_t smem_bytes(Kernel kernel, int tile, int K, size_t acc_size) {
-  const size_t halo = (size_t)(tile + K - 1) * (tile + K - 1) * kRow;
-  const size_t n = (size_t)tile * tile;
-  switch (kernel) {
-    case Kernel::kForward:
-      return (halo + n * kRow + n * K * K) * acc_size;
-    case Kernel::kBackwardQuery:
-      return (halo + n * kRow + 2 * n * K * K) * acc_size;
-    case Kernel::kBackwardKey:
-      return (2 * halo + 2 * n * K * K) * acc_size;
-  }
-  return 0;
-}
-
 // Geometry with the tile size that fits the device's shared memory and stages the fewest elements
 // (tile positions plus halo) over the frame; ties go to the larger tile.
 Geometry make_geometry(const at::Tensor& q, const at::Tensor& rpb, Kernel kernel, size_t acc_size, size_t* smem) {
-  Geometry g{};
-  g.B = q.size(0), g.T = q.size(1), g.H = q.size(2), g.W = q.size(3), g.heads = q.size(4), g.dim = q.size(5);
-  g.K = rpb.size(1), g.r = g.K / 2, g.kk = g.K * g.K;
+  const int K = rpb.size(1);
   int device_smem = 0;
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&device_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, q.get_device()));
-  int64_t best_cost = -1;
-  for (int t = kMaxTile; t >= 1; --t) {
-    const size_t bytes = smem_bytes(kernel, t, g.K, acc_size);
-    if (bytes > (size_t)device_smem) continue;
-    const int64_t tiles = (int64_t)((g.H + t - 1) / t) * ((g.W + t - 1) / t);
-    const int64_t cost = tiles * ((int64_t)(t + g.K - 1) * (t + g.K - 1) + t * t);
-    if (best_cost < 0 || cost < best_cost) {
-      best_cost = cost, g.tile = t, *smem = bytes;
-    }
-  }
-  TORCH_CHECK(best_cost >= 0, "emim: window K=", g.K, " needs ", smem_bytes(kernel, 1, g.K, acc_size),
+  const int tile = pick_tile(kernel, q.size(2), q.size(3), K, acc_size, device_smem);
+  TORCH_CHECK(tile > 0, "emim: window K=", K, " needs ", smem_bytes(kernel, 1, K, acc_size),
               " bytes of shared memory per block; the device has ", device_smem);
-  g.tiles_w = (g.W + g.tile - 1) / g.tile;
-  g.tiles = g.tiles_w * ((g.H + g.tile - 1) / g.tile);
-  g.halo = g.tile + g.K - 1;
+  *smem = smem_bytes(kernel, tile, K, acc_size);
+  const Geometry g = kernels::make_geometry(q.size(0), q.size(1), q.size(2), q.size(3), q.size(4), q.size(5), K, tile);
   TORCH_CHECK((int64_t)g.B * (g.T - 1) <= 65535 && g.heads <= 65535, "emim: B*(T-1)=", (int64_t)g.B * (g.T - 1),
               " and heads=", g.heads, " must be at most 65535 for the CUDA grid");
   return g;
@@ -405,8 +44,7 @@ Geometry make_geometry(const at::Tensor& q, const at::Tensor& rpb, Kernel kernel
 template <typename KernelFn, typename... Args>
 void launch(KernelFn kernel, const Geometry& g, size_t smem, Args... args) {
   C10_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-  const dim3 grid(g.tiles, g.heads, g.B * (g.T - 1));
-  kernel<<<grid, kThreads, smem, at::cuda::getCurrentCUDAStream()>>>(g, args...);
+  kernel<<<tile_grid(g), kThreads, smem, at::cuda::getCurrentCUDAStream()>>>(g, args...);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -468,8 +106,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cuda(
     launch(backward_key_kernel<scalar_t>, gk, smem, in, gr, static_cast<acc_t>(scale),
            (const acc_t*)probs.data_ptr<acc_t>(), (const acc_t*)dlogits.data_ptr<acc_t>(), dk.data_ptr<scalar_t>(),
            dv.data_ptr<scalar_t>());
-    const int cols = gq.heads * gq.kk;
-    drpb_kernel<scalar_t><<<(cols + kThreads - 1) / kThreads, kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
+    drpb_kernel<scalar_t><<<drpb_grid(gq), kThreads, 0, at::cuda::getCurrentCUDAStream()>>>(
         gq.tiles, gq.B * (gq.T - 1), gq.heads, gq.kk, partial.data_ptr<acc_t>(), drpb.data_ptr<scalar_t>());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });

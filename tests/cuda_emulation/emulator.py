@@ -1,0 +1,123 @@
+"""Build and run the CPU emulation of the EMIM CUDA kernels (emim_emulation.cpp, cuda_shim.h).
+
+`build()` compiles the emulation with the system C++ compiler ($CXX, else g++; C++20) into
+build/cuda_emulation/, named by a hash of its sources and flags so that it is rebuilt only when they
+change. `run_case()` runs it on one set of inputs in a subprocess (a deadlock or a crash of an emulated
+kernel fails the case, not the caller) and returns the CUDA path's outputs and gradients.
+
+    python tests/cuda_emulation/emulator.py smem   # markdown table of the kernels' shared-memory bytes
+"""
+
+import hashlib
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+HERE = pathlib.Path(__file__).resolve().parent
+SOURCES = (
+    HERE / "emim_emulation.cpp",
+    HERE / "cuda_shim.h",
+    REPO / "csrc" / "emim" / "cuda" / "emim_cuda_kernels.cuh",
+    REPO / "csrc" / "emim" / "emim.h",
+)
+BUILD_DIR = REPO / "build" / "cuda_emulation"
+H100_SMEM = 232_448  # cudaDevAttrMaxSharedMemoryPerBlockOptin of an H100 (sm_90)
+_DTYPES = {torch.float32: "float32", torch.float64: "float64", torch.float16: "float16", torch.bfloat16: "bfloat16"}
+OUTPUTS = ("cost", "context", "dq", "dk", "dv", "drpb")
+
+
+def compiler() -> str | None:
+    """The C++ compiler the emulation is built with, None when there is none."""
+    return shutil.which(os.environ.get("CXX", "g++"))
+
+
+def build() -> pathlib.Path:
+    """Path of the emulation executable, compiled first if its sources or flags changed."""
+    cxx = compiler()
+    torch_include = pathlib.Path(torch.__file__).parent / "include"
+    command = [cxx, "-std=c++20", "-O2", "-pthread", f"-I{HERE}", f"-I{REPO / 'csrc'}", "-isystem", str(torch_include)]
+    digest = hashlib.sha256(" ".join(command).encode())
+    for source in SOURCES:
+        digest.update(source.read_bytes())
+    exe = BUILD_DIR / f"emim_emulation-{digest.hexdigest()[:16]}"
+    if not exe.exists():
+        BUILD_DIR.mkdir(parents=True, exist_ok=True)
+        partial = exe.with_suffix(f".tmp{os.getpid()}")
+        logger.info("compiling the CUDA kernel emulation: %s", exe.name)
+        subprocess.run([*command, str(SOURCES[0]), "-o", str(partial)], check=True)
+        partial.replace(exe)  # atomic: concurrent test runs never see a half-written executable
+    return exe
+
+
+def _span(x: torch.Tensor) -> torch.Tensor:
+    """The elements of x's storage from its first element to its last one, as a 1-D tensor."""
+    extent = 1 + sum((size - 1) * stride for size, stride in zip(x.shape, x.stride()))
+    return x.as_strided((extent,), (1,))
+
+
+def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_limit=H100_SMEM, timeout=600):
+    """Outputs of the emulated CUDA path: {cost, context, dq, dk, dv, drpb}, contiguous, in q's dtype.
+
+    q, k, v, grad_cost, grad_context may have any non-negative strides (stride 0 included); tile = 0
+    picks the tile per kernel as the device code would with smem_limit bytes, else forces it.
+    """
+    batch, frames, height, width, heads, dim = q.shape
+    window = rpb.shape[-1]
+    lines = [
+        f"dtype {_DTYPES[q.dtype]}",
+        f"sizes {batch} {frames} {height} {width} {heads} {dim} {window}",
+        f"tile {tile}",
+        f"smem_limit {smem_limit}",
+        f"scale {scale!r}",
+    ]
+    tensors = {"q": q, "k": k, "v": v, "rpb": rpb.contiguous(), "grad_cost": grad_cost, "grad_context": grad_context}
+    shapes = {"cost": (*q.shape[:5], window * window), "drpb": rpb.shape}
+    with tempfile.TemporaryDirectory(prefix="emim_emulation_") as tmp:
+        tmp = pathlib.Path(tmp)
+        for name, x in tensors.items():
+            if x.dim() == 6:
+                lines.append(f"{name} " + " ".join(map(str, x.stride())))
+            # Through a 16-bit integer view: numpy has no bfloat16.
+            raw = _span(x).view(torch.int16) if x.element_size() == 2 else _span(x)
+            raw.numpy().tofile(tmp / f"{name}.bin")
+        (tmp / "case.txt").write_text("\n".join(lines) + "\n")
+        result = subprocess.run([str(exe), "run", str(tmp)], capture_output=True, text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise RuntimeError(f"emulation failed ({result.returncode}): {result.stderr.strip()}")
+        outputs = {}
+        for name in OUTPUTS:
+            raw = np.fromfile(tmp / f"{name}.bin", dtype=np.int16 if q.element_size() == 2 else q.numpy().dtype)
+            outputs[name] = torch.from_numpy(raw).view(q.dtype).reshape(shapes.get(name, q.shape))
+    return outputs
+
+
+def smem_table(exe) -> str:
+    """Markdown table of each kernel's shared-memory bytes at tile 1 and at the largest tile (8)."""
+    rows = subprocess.run([str(exe), "smem"], capture_output=True, text=True, check=True).stdout.split()
+    sizes = {}
+    for kernel, window, acc, tile, size in zip(*[iter(rows)] * 5):
+        sizes[kernel, int(window), int(acc), int(tile)] = int(size)
+    kernels = ("forward", "backward_query", "backward_key")
+    lines = ["| K | dtype | " + " | ".join(f"{k} tile 1 / 8 (B)" for k in kernels) + " |", "|---" * 5 + "|"]
+    for window in range(3, 14, 2):
+        for acc, dtype in ((4, "float"), (8, "double")):
+            cells = [f"{sizes[k, window, acc, 1]:,} / {sizes[k, window, acc, 8]:,}" for k in kernels]
+            lines.append(f"| {window} | {dtype} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    if sys.argv[1:] != ["smem"]:
+        sys.exit(__doc__)
+    print(smem_table(build()))

@@ -1,0 +1,122 @@
+"""The CUDA kernels' device code, run on the CPU by an emulation, against the pure-PyTorch backend.
+
+tests/cuda_emulation/ compiles csrc/emim/cuda/emim_cuda_kernels.cuh as host C++ (one std::thread per
+CUDA thread, barriers for __syncthreads and warp shuffles, NaN-filled shared memory) with the launch
+sequence of emim_cuda.cu. Every output (cost, context) and gradient (dq, dk, dv, drpb) is compared
+with the torch backend run in float64 on the same input values. A few shapes by default;
+EMIM_EMULATION_FULL=1 runs the full sweep (odd K 3..13, every tile size, float32/float64, plus
+float16/bfloat16; a few minutes on 2 cores).
+"""
+
+import itertools
+import os
+
+import pytest
+import torch
+
+from cuda_emulation import emulator
+from slowfast.ops import emim_attention
+
+pytestmark = pytest.mark.skipif(emulator.compiler() is None, reason="no C++ compiler ($CXX or g++)")
+
+FULL = os.environ.get("EMIM_EMULATION_FULL") == "1"
+
+# (B, T, H, W, heads, d, K), dtype, forced tile (0: picked as on an H100), incoming-gradient layout.
+DEFAULT_CASES = [
+    ((1, 3, 5, 7, 2, 16, 5), torch.float64, 0, "strided"),
+    ((2, 4, 9, 7, 2, 70, 3), torch.float32, 0, "stride0"),  # d = 70: two channel passes
+    ((1, 2, 6, 5, 1, 160, 13), torch.float64, 0, "contiguous"),  # frame smaller than the window, 3 passes
+    ((1, 16, 3, 4, 1, 8, 7), torch.float32, 3, "strided"),
+    ((1, 3, 7, 6, 2, 33, 9), torch.float64, 4, "stride0"),
+    ((1, 3, 5, 4, 2, 24, 11), torch.float32, 1, "contiguous"),
+    ((1, 3, 6, 5, 2, 32, 5), torch.float16, 0, "strided"),
+    ((1, 3, 6, 5, 2, 32, 5), torch.bfloat16, 0, "strided"),
+]
+
+
+def _full_cases():
+    """Every odd K 3..13 x every tile (0 = picked, 1..8) x float32/float64, cycling through head widths,
+    frame counts and gradient layouts, on frames with partial tiles in both directions; then float16 and
+    bfloat16 at each K."""
+    widths, frames, layouts = itertools.cycle((2, 33, 64, 65, 160)), itertools.cycle((2, 9, 16)), itertools.cycle(
+        ("contiguous", "strided", "stride0"))
+    cases = []
+    for window, tile, dtype in itertools.product(range(3, 14, 2), range(9), (torch.float32, torch.float64)):
+        side = max(tile, 3)
+        shape = (1 + tile % 2, next(frames), 2 * side - 1, side + 1, 2, next(widths), window)
+        cases.append((shape, dtype, tile, next(layouts)))
+    for window, dtype in itertools.product(range(3, 14, 2), (torch.float16, torch.bfloat16)):
+        cases.append(((1, 3, 6, 5, 2, 32, window), dtype, 0, next(layouts)))
+    return cases
+
+
+CASES = _full_cases() if FULL else DEFAULT_CASES
+
+
+@pytest.fixture(scope="module")
+def exe():
+    return emulator.build()
+
+
+def _gradient(shape, dtype, layout, gen):
+    """An incoming gradient of the given shape: contiguous, a strided view, or expanded (stride 0)."""
+    if layout == "contiguous":
+        return torch.randn(shape, generator=gen, dtype=dtype)
+    if layout == "strided":  # spatial axes swapped in memory, and every other element of the last axis
+        wide = torch.randn(*shape[:2], shape[3], shape[2], shape[4], 2 * shape[5], generator=gen, dtype=dtype)
+        return wide.transpose(2, 3)[..., ::2]
+    assert layout == "stride0"  # one value per (b, h, w, head), shared by every frame and channel
+    base = torch.randn(shape[0], 1, *shape[2:5], 1, generator=gen, dtype=dtype)
+    return base.expand(shape)
+
+
+def _inputs(shape, dtype, layout, seed=0):
+    """q, k, v (strided views of one qkv tensor, as in the model), rpb and the incoming gradients."""
+    B, T, H, W, heads, d, K = shape
+    gen = torch.Generator().manual_seed(seed)
+    q, k, v = torch.randn(B, T, H, W, 3, heads, d, generator=gen, dtype=dtype).unbind(4)
+    rpb = torch.randn(heads, K, K, generator=gen, dtype=dtype)
+    grad_cost = _gradient((B, T, H, W, heads, K * K), dtype, layout, gen)
+    grad_context = _gradient((B, T, H, W, heads, d), dtype, layout, gen)
+    return q, k, v, rpb, grad_cost, grad_context
+
+
+def _reference(q, k, v, rpb, grad_cost, grad_context, scale):
+    """The torch backend in float64 on the same values: outputs and gradients."""
+    leaves = [x.detach().double().requires_grad_() for x in (q, k, v, rpb)]
+    cost, context = emim_attention(*leaves, scale, backend="torch")
+    grads = torch.autograd.grad((cost, context), leaves, (grad_cost.double(), grad_context.double()))
+    return dict(zip(emulator.OUTPUTS, (cost.detach(), context.detach(), *grads)))
+
+
+def _tolerance(dtype):
+    """(atol, rtol) of an element against the float64 reference."""
+    return {torch.float64: (1e-10, 1e-10), torch.float32: (1e-4, 1e-4), torch.float16: (2e-2, 1e-2),
+            torch.bfloat16: (1e-1, 5e-2)}[dtype]
+
+
+def _assert_matches(got, want, dtype):
+    atol, rtol = _tolerance(dtype)
+    for name in emulator.OUTPUTS:
+        assert got[name].dtype == dtype
+        tol = dict(atol=atol, rtol=rtol)
+        if name == "drpb":  # a sum over B*T*H*W terms: compared relative to its largest entry
+            tol = dict(atol=atol * max(1.0, want[name].abs().max().item()), rtol=0)
+        torch.testing.assert_close(got[name].double(), want[name], **tol, msg=lambda m, n=name: f"{n}: {m}")
+
+
+@pytest.mark.parametrize("shape, dtype, tile, layout", CASES, ids=lambda x: str(x).replace(" ", ""))
+def test_emulated_cuda_kernels_match_torch(exe, shape, dtype, tile, layout):
+    inputs = _inputs(shape, dtype, layout)
+    scale = shape[5] ** -0.5
+    got = emulator.run_case(exe, *inputs, scale, tile=tile)
+    _assert_matches(got, _reference(*inputs, scale), dtype)
+
+
+def test_emulated_cuda_kernels_are_bit_identical_run_to_run(exe):
+    inputs = _inputs((2, 3, 9, 7, 2, 40, 5), torch.float32, "strided", seed=3)
+    first = emulator.run_case(exe, *inputs, 0.2)
+    second = emulator.run_case(exe, *inputs, 0.2)
+    for name in emulator.OUTPUTS:
+        assert torch.equal(first[name], second[name]), name
+
