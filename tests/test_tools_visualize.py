@@ -20,7 +20,7 @@ from slowfast.models import build_model
 from slowfast.models.attention import EmimAttention
 from slowfast.visualization.capture import CostVolumes
 from slowfast.visualization.motion_field import (ObjectMotion, ViewGeometry, direction_hits, eval_view_geometry,
-                                                 score_clip, soft_argmax)
+                                                 load_ground_truth, score_clip, soft_argmax)
 
 from conftest import REPO
 
@@ -181,3 +181,15 @@ def test_tool_writes_png_per_layer_and_gif_and_prints_accuracy(motion_data, caps
         line = next(p for p in printed if p.strip().startswith(model))
         for layer, result in accuracy[model].items():
             assert 0 < result["tokens"] and f"{layer} {100 * result['accuracy']:.1f}% ({result['tokens']})" in line
+
+
+def test_generator_ground_truth_loads_and_its_centre_track_follows_the_velocity(motion_data):
+    path = motion_data["data"] / "motion_test.json"
+    if not path.exists():
+        pytest.skip("this motion_synth does not write motion_<split>.json yet")
+    header, motions = load_ground_truth(str(path))
+    assert header["num_frames"] == 16 and len(motions) == 2
+    for motion in motions:
+        for t in range(15):  # the centre moves by the displacement at the centre (rotation and growth add 0)
+            step = motion.relative(t, motion.centre[t + 1][None])[0]
+            np.testing.assert_allclose(step, motion.displacement(t, motion.centre[t][None])[0], atol=1e-6)
