@@ -57,7 +57,7 @@ def test_motion_videos_read_back_equal_rendered_frames(motion_dir, backend):
     expected_frames = [0, 2, 4, 6, 8, 10, 12, 15]
     for i in (0, 1, 5):
         frames, label, _, _ = ds[i]
-        rendered = render_video(np.random.default_rng([7, 2, i]), CLASS_NAMES[label], 32, 16).astype(np.float32)
+        rendered = render_video(np.random.default_rng([7, 2, i]), CLASS_NAMES[label], 32, 16)[0].astype(np.float32)
         decoded = (frames[0] * 255).permute(1, 2, 3, 0).numpy()
         errors = np.abs(decoded[:, None] - rendered[None]).mean(axis=(2, 3, 4))  # [8 read, 16 written]
         assert np.all(errors[range(8), expected_frames] < 12.0)  # H.264 crf 12, 4:2:0 chroma on noisy colours

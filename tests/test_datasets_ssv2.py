@@ -28,7 +28,7 @@ def ssv2_dir(tmp_path_factory):
     (root / "something-something-v2-labels.json").write_text(json.dumps(names))
     entries = []
     for i, (name, cls) in enumerate([("move_left", "left"), ("move_right", "right"), ("move_left", "left")]):
-        _write_webm(root / f"{100 + i}.webm", render_video(np.random.default_rng(i), name, 32, 20))
+        _write_webm(root / f"{100 + i}.webm", render_video(np.random.default_rng(i), name, 32, 20)[0])
         entries.append({"id": str(100 + i), "template": f"Moving [something] {cls}", "placeholders": ["x"]})
     for split in ("train", "validation"):
         (root / f"something-something-v2-{split}.json").write_text(json.dumps(entries))

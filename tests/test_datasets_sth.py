@@ -43,7 +43,7 @@ def test_frames_read_back_equal_rendered_frames(motion_dir):
     for i in (0, 3, 6):
         frames, label, index, meta = ds[i]
         assert (label, index, meta) == (i % 8, i, {"video_index": i, "view_index": 0})
-        rendered = render_video(np.random.default_rng([5, 2, i]), CLASS_NAMES[label], 32, 16).astype(np.float32)
+        rendered = render_video(np.random.default_rng([5, 2, i]), CLASS_NAMES[label], 32, 16)[0].astype(np.float32)
         decoded = (frames[0] * 255).permute(1, 2, 3, 0).numpy()  # [T, H, W, 3], MEAN 0, STD 1
         assert frames[0].shape == (3, 8, 32, 32)
         errors = np.abs(decoded[:, None] - rendered[None]).mean(axis=(2, 3, 4))  # [8 read, 16 written]

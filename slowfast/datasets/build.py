@@ -12,8 +12,16 @@ and returns a `torch.utils.data.Dataset` whose items are `(frames, label, index,
 SPLITS = ("train", "val", "test")
 
 
+def _key(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
 def build_dataset(name: str, cfg, split: str):
-    """The dataset `name` ("sth", "ssv2", "kinetics"; registered as the capitalised class name) for `split`."""
+    """The dataset `name` for `split`: "sth", "ssv2", "kinetics", "motion_stream" (the registered name,
+    case and underscores ignored: "motion_stream" is `MotionStream`)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return DATASET_REGISTRY.get(name.capitalize())(cfg, split)
+    registered = {_key(n): n for n, _ in DATASET_REGISTRY}
+    if _key(name) not in registered:
+        raise KeyError(f"no dataset named {name!r}; registered: {', '.join(sorted(registered.values()))}")
+    return DATASET_REGISTRY.get(registered[_key(name)])(cfg, split)

@@ -44,8 +44,9 @@ class Trainer:
         self.max_epoch = max_epoch
         for epoch in range(start_epoch, max_epoch):
             seed_everything(self.seed + 10007 * epoch + du.get_rank())
-            if hasattr(self.loader, "sampler") and hasattr(self.loader.sampler, "set_epoch"):
-                self.loader.sampler.set_epoch(epoch)
+            for part in (getattr(self.loader, "sampler", None), getattr(self.loader, "dataset", None)):
+                if hasattr(part, "set_epoch"):  # distributed shuffling; datasets rendered per epoch
+                    part.set_epoch(epoch)
             self.train_epoch(epoch)
             self.epoch = epoch + 1
             for hook in self.hooks:
