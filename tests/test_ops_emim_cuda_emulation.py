@@ -20,6 +20,8 @@ from slowfast.ops import emim_attention
 pytestmark = pytest.mark.skipif(emulator.compiler() is None, reason="no C++ compiler ($CXX or g++)")
 
 FULL = os.environ.get("EMIM_EMULATION_FULL") == "1"
+# shared memory per block (opt-in maximum) of an A100 (sm_80) and of sm_86/sm_89 GPUs
+A100_SMEM, SM86_SMEM = 166_912, 101_376
 
 # (B, T, H, W, heads, d, K), dtype, forced tile (0: picked as on an H100), incoming-gradient layout.
 DEFAULT_CASES = [
@@ -111,6 +113,15 @@ def test_emulated_cuda_kernels_match_torch(exe, shape, dtype, tile, layout):
     scale = shape[5] ** -0.5
     got = emulator.run_case(exe, *inputs, scale, tile=tile)
     _assert_matches(got, _reference(*inputs, scale), dtype)
+
+
+@pytest.mark.parametrize("smem_limit", [A100_SMEM, SM86_SMEM])
+def test_emulated_cuda_kernels_with_less_shared_memory(exe, smem_limit):
+    # K = 13 in float64 needs the most shared memory per block: fewer channels per pass there.
+    shape = (1, 3, 7, 6, 1, 64, 13)
+    inputs = _inputs(shape, torch.float64, "strided")
+    got = emulator.run_case(exe, *inputs, 0.125, smem_limit=smem_limit)
+    _assert_matches(got, _reference(*inputs, 0.125), torch.float64)
 
 
 def test_emulated_cuda_kernels_are_bit_identical_run_to_run(exe):

@@ -3,8 +3,10 @@
 // emim_cuda.cu (forward_cuda, backward_cuda). Driven by emulator.py.
 //
 //   emim_emulation run DIR   reads DIR/case.txt and the raw inputs, writes the raw outputs to DIR
-//   emim_emulation smem      prints "kernel K acc_bytes tile bytes" for every kernel, K = 1..13 (odd),
-//                            float and double, tile = 1..kMaxTile: the host-side shared-memory sizing
+//   emim_emulation smem H W D LIMIT
+//                            prints "kernel K acc_bytes tile chunk bytes" for every kernel, odd K 1..13 and
+//                            float and double: the tiling the device code picks for an H x W frame, head
+//                            width D and LIMIT bytes of shared memory per block, and its shared memory
 //
 // case.txt holds one "key values..." line each: dtype (float32, float64, float16, bfloat16),
 // sizes (B T H W heads d K), tile (0: picked as on the device, else forced for every kernel),
@@ -101,18 +103,19 @@ std::vector<T> nan_buffer(size_t n) {
   return out;
 }
 
-// Tile of the case (forced, or picked as make_geometry in emim_cuda.cu does) and its shared memory.
+// Geometry of the case (tile forced with full-width chunks, or picked as make_geometry in emim_cuda.cu
+// does) and its shared memory.
 Geometry geometry(const Case& c, Kernel kernel, size_t acc_size, size_t* smem) {
   const auto s = c.get("sizes", 7);
-  const int H = (int)s[2], W = (int)s[3], K = (int)s[6];
-  int tile = c.integer("tile");
-  if (tile == 0) tile = pick_tile(kernel, H, W, K, acc_size, (size_t)c.integer("smem_limit"));
-  if (tile == 0) {
+  const int H = (int)s[2], W = (int)s[3], dim = (int)s[5], K = (int)s[6];
+  Tiling tiling{c.integer("tile"), dim < kMaxChunk ? dim : kMaxChunk};
+  if (tiling.tile == 0) tiling = pick_tiling(kernel, H, W, K, dim, acc_size, (size_t)c.integer("smem_limit"));
+  if (tiling.tile == 0) {
     std::cerr << "emim_emulation: no tile fits smem_limit " << c.integer("smem_limit") << "\n";
     std::exit(3);
   }
-  *smem = smem_bytes(kernel, tile, K, acc_size);
-  return make_geometry((int)s[0], (int)s[1], H, W, (int)s[4], (int)s[5], K, tile);
+  *smem = smem_bytes(kernel, tiling.tile, K, tiling.chunk, acc_size);
+  return make_geometry((int)s[0], (int)s[1], H, W, (int)s[4], dim, K, tiling.tile, tiling.chunk);
 }
 
 template <typename scalar_t>
@@ -166,16 +169,15 @@ void run(const Case& c, const std::string& dir) {
   write_raw(dir + "/drpb.bin", drpb);
 }
 
-void print_smem_sizes() {
+void print_smem_sizes(int H, int W, int dim, size_t limit) {
   const std::pair<const char*, Kernel> kernels[] = {
       {"forward", Kernel::kForward}, {"backward_query", Kernel::kBackwardQuery}, {"backward_key", Kernel::kBackwardKey}};
   for (const auto& [name, kernel] : kernels) {
     for (int K = 1; K <= 13; K += 2) {
       for (const size_t acc : {sizeof(float), sizeof(double)}) {
-        for (int tile = 1; tile <= kMaxTile; ++tile) {
-          std::cout << name << " " << K << " " << acc << " " << tile << " " << smem_bytes(kernel, tile, K, acc)
-                    << "\n";
-        }
+        const Tiling t = pick_tiling(kernel, H, W, K, dim, acc, limit);
+        std::cout << name << " " << K << " " << acc << " " << t.tile << " " << t.chunk << " "
+                  << (t.tile > 0 ? smem_bytes(kernel, t.tile, K, t.chunk, acc) : 0) << "\n";
       }
     }
   }
@@ -185,12 +187,12 @@ void print_smem_sizes() {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "smem" && argc == 2) {
-    print_smem_sizes();
+  if (mode == "smem" && argc == 6) {
+    print_smem_sizes(std::stoi(argv[2]), std::stoi(argv[3]), std::stoi(argv[4]), std::stoul(argv[5]));
     return 0;
   }
   if (mode != "run" || argc != 3) {
-    std::cerr << "usage: emim_emulation run DIR | emim_emulation smem\n";
+    std::cerr << "usage: emim_emulation run DIR | emim_emulation smem H W D LIMIT\n";
     return 2;
   }
   const std::string dir = argv[2];

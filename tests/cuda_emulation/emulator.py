@@ -2,10 +2,10 @@
 
 `build()` compiles the emulation with the system C++ compiler ($CXX, else g++; C++20) into
 build/cuda_emulation/, named by a hash of its sources and flags so that it is rebuilt only when they
-change. `run_case()` runs it on one set of inputs in a subprocess (a deadlock or a crash of an emulated
+change (older builds are then removed). `run_case()` runs it on one set of inputs in a subprocess (a deadlock or a crash of an emulated
 kernel fails the case, not the caller) and returns the CUDA path's outputs and gradients.
 
-    python tests/cuda_emulation/emulator.py smem   # markdown table of the kernels' shared-memory bytes
+    python tests/cuda_emulation/emulator.py smem   # markdown tables of the kernels' shared memory
 """
 
 import hashlib
@@ -56,6 +56,9 @@ def build() -> pathlib.Path:
         logger.info("compiling the CUDA kernel emulation: %s", exe.name)
         subprocess.run([*command, str(SOURCES[0]), "-o", str(partial)], check=True)
         partial.replace(exe)  # atomic: concurrent test runs never see a half-written executable
+        for old in BUILD_DIR.glob("emim_emulation-*"):
+            if old != exe and old.suffix == "":
+                old.unlink(missing_ok=True)
     return exe
 
 
@@ -101,17 +104,24 @@ def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_lim
     return outputs
 
 
-def smem_table(exe) -> str:
-    """Markdown table of each kernel's shared-memory bytes at tile 1 and at the largest tile (8)."""
-    rows = subprocess.run([str(exe), "smem"], capture_output=True, text=True, check=True).stdout.split()
-    sizes = {}
-    for kernel, window, acc, tile, size in zip(*[iter(rows)] * 5):
-        sizes[kernel, int(window), int(acc), int(tile)] = int(size)
+def smem_table(exe, height=14, width=14, dim=64, smem_limit=H100_SMEM) -> str:
+    """Markdown table: per odd K and float/double, each kernel's tiling as the device code picks it for
+    an height x width frame, head width dim and smem_limit bytes per block (tile, channels per pass)
+    and its shared-memory bytes."""
+    out = subprocess.run([str(exe), "smem", str(height), str(width), str(dim), str(smem_limit)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    picked = {}
+    for kernel, window, acc, tile, chunk, size in zip(*[iter(out)] * 6):
+        picked[kernel, int(window), int(acc)] = (int(tile), int(chunk), int(size))
     kernels = ("forward", "backward_query", "backward_key")
-    lines = ["| K | dtype | " + " | ".join(f"{k} tile 1 / 8 (B)" for k in kernels) + " |", "|---" * 5 + "|"]
+    lines = [f"{height}x{width} frame, d = {dim}, {smem_limit:,} B per block: tile, channels per pass: bytes", "",
+             "| K | dtype | " + " | ".join(kernels) + " |", "|---" * 5 + "|"]
     for window in range(3, 14, 2):
         for acc, dtype in ((4, "float"), (8, "double")):
-            cells = [f"{sizes[k, window, acc, 1]:,} / {sizes[k, window, acc, 8]:,}" for k in kernels]
+            cells = []
+            for kernel in kernels:
+                tile, chunk, size = picked[kernel, window, acc]
+                cells.append(f"{tile}, {chunk}: {size:,}" if tile else "does not fit")
             lines.append(f"| {window} | {dtype} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -120,4 +130,6 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO)
     if sys.argv[1:] != ["smem"]:
         sys.exit(__doc__)
-    print(smem_table(build()))
+    exe = build()
+    for dim, limit in ((64, H100_SMEM), (32, H100_SMEM), (64, 166_912), (64, 101_376)):
+        print(smem_table(exe, dim=dim, smem_limit=limit), end="\n\n")

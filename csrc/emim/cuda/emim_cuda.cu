@@ -1,14 +1,15 @@
 // CUDA kernels of the EMIM op (see ../emim.h for layouts and semantics).
 //
+// The device code is in emim_cuda_kernels.cuh (also run on the CPU by tests/cuda_emulation/).
 // One thread block per square tile of query positions, one head and one frame pair (b, p). The block
-// stages the tile's queries and the key/value halo of frame p+1 in shared memory, kChunk channels at a
-// time (any head width; one pass for d <= 64, two for d <= 128), filling positions outside the frame
-// with the 1e-6 border constant while staging. Logits and softmax weights stay in shared memory in
-// float32 (double for double inputs).
+// stages the tile's queries and the key/value halo of frame p+1 in shared memory, up to 64 channels at
+// a time (any head width; one pass for d <= 64, two for d <= 128; fewer channels per pass where the
+// device's shared memory needs it), filling positions outside the frame with the 1e-6 border constant
+// while staging. Logits and softmax weights stay in shared memory in float32 (double for double inputs).
 // Backward: a query-tile kernel recomputes P, forms dS = grad_cost + P * (dP - sum(P * dP)) and dq,
 // writes P and dS to float buffers and the tile's sum of dS (drpb partial); a key-tile kernel gathers
 // dk and dv from the queries whose window holds each key, in a fixed order; a last kernel sums the drpb
-// partials in a fixed order. No atomics: results are bit-identical from run to run.
+// partials in a fixed order (a warp per entry). No atomics: results are bit-identical from run to run.
 #include "emim_cuda_kernels.cuh"
 
 #include <ATen/Dispatch.h>
@@ -25,17 +26,17 @@ Strides strides_of(const at::Tensor& x) {
   return {x.stride(0), x.stride(1), x.stride(2), x.stride(3), x.stride(4), x.stride(5)};
 }
 
-// Geometry with the tile size that fits the device's shared memory and stages the fewest elements
-// (tile positions plus halo) over the frame; ties go to the larger tile.
+// Geometry with the tiling pick_tiling chooses for the device's shared memory.
 Geometry make_geometry(const at::Tensor& q, const at::Tensor& rpb, Kernel kernel, size_t acc_size, size_t* smem) {
-  const int K = rpb.size(1);
+  const int K = rpb.size(1), dim = q.size(5);
   int device_smem = 0;
   C10_CUDA_CHECK(cudaDeviceGetAttribute(&device_smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, q.get_device()));
-  const int tile = pick_tile(kernel, q.size(2), q.size(3), K, acc_size, device_smem);
-  TORCH_CHECK(tile > 0, "emim: window K=", K, " needs ", smem_bytes(kernel, 1, K, acc_size),
+  const Tiling tiling = pick_tiling(kernel, q.size(2), q.size(3), K, dim, acc_size, device_smem);
+  TORCH_CHECK(tiling.tile > 0, "emim: window K=", K, " needs ", smem_bytes(kernel, 1, K, 1, acc_size),
               " bytes of shared memory per block; the device has ", device_smem);
-  *smem = smem_bytes(kernel, tile, K, acc_size);
-  const Geometry g = kernels::make_geometry(q.size(0), q.size(1), q.size(2), q.size(3), q.size(4), q.size(5), K, tile);
+  *smem = smem_bytes(kernel, tiling.tile, K, tiling.chunk, acc_size);
+  const Geometry g = kernels::make_geometry(q.size(0), q.size(1), q.size(2), q.size(3), q.size(4), dim, K,
+                                            tiling.tile, tiling.chunk);
   TORCH_CHECK((int64_t)g.B * (g.T - 1) <= 65535 && g.heads <= 65535, "emim: B*(T-1)=", (int64_t)g.B * (g.T - 1),
               " and heads=", g.heads, " must be at most 65535 for the CUDA grid");
   return g;
