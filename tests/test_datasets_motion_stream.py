@@ -43,6 +43,8 @@ def test_an_item_is_a_function_of_seed_epoch_and_index(data_dir):
     b.set_epoch(4)
     assert not np.array_equal(a.render(5), b.render(5))
     assert not np.array_equal(a.render(5), a.render(6))
+    longer = build_dataset("motion_stream", _cfg(data_dir, "", "DATA.STREAM_VIDEOS_PER_EPOCH", "20"), "train")
+    assert len(longer) == 20 and longer.records[13].label == 5
     frames, label, index, meta = a[5]
     assert frames[0].shape == (3, 4, 32, 32) and label == 5 and index == 5
 

@@ -1,49 +1,66 @@
-"""The demo's result table: model, parameters, GFLOPs per view, multi-view top-1, minutes.
+"""The demo's result table and learning curves, from finished runs of the motion demo pair.
 
-    python tools/demo_table.py NAME=MINUTES [NAME=MINUTES ...]    # NAME: an exp/ folder that was run
+    python tools/demo_table.py --output-root DIR NAME=MINUTES [NAME=MINUTES ...]
 
-Parameters and GFLOPs come from `tools/model_stats.py` (fvcore, the EMIM op counted); top-1 from the
-TEST.SAVE_RESULTS_PATH pickle that exp/NAME/test.sh wrote under exp/NAME/output.
+NAME is an exp/ folder whose run.sh and test.sh wrote DIR/NAME (OUTPUT_DIR). Prints model, parameters,
+GFLOPs per view, chance, multi-view top-1/top-5, views, seed, training clips and minutes, and writes
+DIR/learning_curves.png: validation top-1 of every run against training clips seen.
 """
 
 import argparse
 import logging
 import os
-import pickle
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model_stats import stats_row  # noqa: E402
+import torch
 
-from slowfast.config import load_config  # noqa: E402
+from slowfast.config import load_config
+from slowfast.datasets.motion_stream import read_dataset_info
+from slowfast.models import build_model
+from slowfast.utils.complexity import clip_flops, count_parameters
+from slowfast.utils.run_report import plot_learning_curves, test_metrics, validation_curve
 
 logger = logging.getLogger("demo_table")
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def row(name: str, minutes: float, output_root: str) -> tuple:
-    """(name, parameters M, GFLOPs, top-1 %, top-5 %, views, seed, minutes) of one finished demo experiment."""
-    cfg = load_config(os.path.join(REPO, "exp", name, "config.yaml"))
-    _, _, _, params, gflops = stats_row(cfg, name)
-    output_dir = os.path.join(output_root or os.path.join(REPO, "exp", name), "output")
-    with open(os.path.join(output_dir, cfg.TEST.SAVE_RESULTS_PATH), "rb") as f:
-        metrics = pickle.load(f)["metrics"]
-    return name, params, gflops, metrics["top1"], metrics["top5"], metrics["views"], cfg.RNG_SEED, minutes
+def clips_per_epoch(cfg) -> int:
+    """Training clips per epoch of a motion_stream run (whole batches: the last partial one is dropped)."""
+    videos = cfg.DATA.STREAM_VIDEOS_PER_EPOCH or read_dataset_info(cfg.DATA.PATH_TO_DATA_DIR)["counts"]["train"]
+    return videos // cfg.TRAIN.BATCH_SIZE * cfg.TRAIN.BATCH_SIZE
 
 
-def main(argv: list[str] | None = None) -> list[tuple]:
+def run_row(name: str, output_dir: str, minutes: float) -> dict:
+    """One finished run: its config (as the run dumped it), size, test metrics and validation curve."""
+    cfg = load_config(os.path.join(output_dir, "config.yaml"))
+    model = build_model(cfg)
+    crop = cfg.DATA.TEST_CROP_SIZE
+    flops, _ = clip_flops(model, torch.zeros(1, 3, cfg.DATA.NUM_FRAMES, crop, crop))
+    curve = validation_curve(output_dir)
+    return {"name": name, "params_m": count_parameters(model) / 1e6, "gflops": flops / 1e9,
+            "chance": 100 / cfg.MODEL.NUM_CLASSES, **test_metrics(output_dir, cfg.TEST.SAVE_RESULTS_PATH),
+            "seed": cfg.RNG_SEED, "clips": clips_per_epoch(cfg) * (curve[-1][0] if curve else 0),
+            "clips_per_epoch": clips_per_epoch(cfg), "curve": curve, "minutes": minutes}
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", help="NAME=MINUTES")
-    parser.add_argument("--output-root", default="", help="folder holding NAME/output (default exp/NAME)")
+    parser.add_argument("--output-root", required=True, help="folder holding NAME/ (each run's OUTPUT_DIR)")
     args = parser.parse_args(argv)
     rows = []
     for run in args.runs:
         name, minutes = run.split("=")
-        rows.append(row(name, float(minutes), args.output_root and os.path.join(args.output_root, name)))
-    header = f"{'model':<22} {'params (M)':>10} {'GFLOPs/view':>11} {'top-1 (%)':>9} {'top-5 (%)':>9} {'views':>6} {'seed':>5} {'minutes':>7}"
-    logger.info(header)
-    for name, params, gflops, top1, top5, views, seed, minutes in rows:
-        logger.info(f"{name:<22} {params:>10.3f} {gflops:>11.3f} {top1:>9.2f} {top5:>9.2f} {views:>6d} {seed:>5d} {minutes:>7.1f}")
+        rows.append(run_row(name, os.path.join(args.output_root, name), float(minutes)))
+    logger.info(f"{'model':<22} {'params (M)':>10} {'GFLOPs/view':>11} {'chance (%)':>10} {'top-1 (%)':>9} "
+                f"{'top-5 (%)':>9} {'views':>6} {'seed':>5} {'train clips':>11} {'minutes':>7}")
+    for r in rows:
+        logger.info(f"{r['name']:<22} {r['params_m']:>10.3f} {r['gflops']:>11.3f} {r['chance']:>10.2f} "
+                    f"{r['top1']:>9.2f} {r['top5']:>9.2f} {r['views']:>6d} {r['seed']:>5d} {r['clips']:>11d} "
+                    f"{r['minutes']:>7.1f}")
+    figure = os.path.join(args.output_root, "learning_curves.png")
+    plot_learning_curves({r["name"]: r["curve"] for r in rows}, rows[0]["clips_per_epoch"], rows[0]["chance"] / 100,
+                         figure, "motion demo: validation top-1")
+    logger.info("learning curves: %s", figure)
     return rows
 
 

@@ -15,7 +15,8 @@ _C = CfgNode()
 _C.TRAIN = CfgNode()
 # Train the model (then test if TEST.ENABLE).
 _C.TRAIN.ENABLE = True
-# Dataset registry name: "sth" (Something-Something frames), "ssv2" (SSv2 videos), "kinetics" (csv list).
+# Dataset registry name: "sth" (Something-Something frames), "ssv2" (SSv2 videos), "kinetics" (csv list),
+# "motion_stream" (the motion dataset rendered afresh per item; val/test read its files as "sth").
 _C.TRAIN.DATASET = "kinetics"
 # Videos per optimiser step over ALL processes (NUM_GPUS x NUM_SHARDS); each process gets BATCH_SIZE / world.
 _C.TRAIN.BATCH_SIZE = 64
@@ -137,6 +138,8 @@ _C.DATA.PATH_LABEL_SEPARATOR = " "
 _C.DATA.LABEL_PATH_TEMPLATE = "somethingv1_rgb_{}.txt"
 # sth: frame file name, formatted with the 1-based frame number.
 _C.DATA.IMAGE_TEMPLATE = "{:05d}.jpg"
+# motion_stream: training videos per epoch; 0 = the dataset folder's train count.
+_C.DATA.STREAM_VIDEOS_PER_EPOCH = 0
 # Frames per clip (T).
 _C.DATA.NUM_FRAMES = 8
 # Frame stride of dense sampling (video lists).

@@ -3,7 +3,8 @@ video twice.
 
 `TRAIN.DATASET motion_stream` with `DATA.PATH_TO_DATA_DIR` a folder written by
 `tools/make_motion_dataset.py`: training items are new videos of that dataset (its `motion_dataset.json`
-gives size, frames, tier, classes and the epoch length, its train count); val and test read that folder's
+gives size, frames, tier and classes), DATA.STREAM_VIDEOS_PER_EPOCH per epoch (0: the folder's train
+count); val and test read that folder's
 fixed files through the `sth` loader (set `TEST.DATASET sth` for the test split).
 
 Item i of epoch e is video `render_video(default_rng([seed, STREAM_SPLIT_ID, e, i]), ...)` with label
@@ -62,7 +63,11 @@ class MotionStreamDataset(VideoDataset):
         self.epoch = epoch
 
     def _records(self, list_split: str) -> list[VideoRecord]:
-        count, classes = self.info["counts"]["train"], len(self.info["classes"])
+        count = self.cfg.DATA.STREAM_VIDEOS_PER_EPOCH or self.info["counts"]["train"]
+        if count < 1:
+            raise ValueError(f"motion_stream: no videos per epoch: set DATA.STREAM_VIDEOS_PER_EPOCH (the dataset in "
+                             f"{self.cfg.DATA.PATH_TO_DATA_DIR} was written with no train videos)")
+        classes = len(self.info["classes"])
         return [VideoRecord(f"motion_stream/{i}", i % classes, f"motion_stream:{i}", self.info["num_frames"])
                 for i in range(count)]
 
