@@ -8,7 +8,8 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# Reference files the tests read (see tests/data/README.md).
+DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,10 @@
 """Config loading: released key names work, bad input stops with an error naming key and allowed values."""
 
 import pytest
-from conftest import SHARED
+from conftest import DATA
 from tiny_cfg import tiny_cfg
+
+from fvcore.common.config import CfgNode
 
 from slowfast.config import get_cfg, load_config
 from slowfast.models import build_model
@@ -90,8 +92,22 @@ def test_ints_widen_to_float_keys(tmp_path):
         load_config(None, ["UNIFORMER.HEAD_DIM", "64.5"])  # floats never narrow to int keys
 
 
+def test_every_merge_widens_ints_and_never_narrows():
+    cfg = get_cfg()
+    cfg.merge_from_other_cfg(CfgNode({"UNIFORMER": {"MLP_RATIO": 3}, "DATA": {"MEAN": [0, 1, 0]}}))
+    cfg.merge_from_list(["SOLVER.WARMUP_EPOCHS", "5", "UNIFORMER.DROPOUT_RATE", 0])
+    assert (cfg.UNIFORMER.MLP_RATIO, cfg.DATA.MEAN, cfg.SOLVER.WARMUP_EPOCHS, cfg.UNIFORMER.DROPOUT_RATE) == (
+        3.0, [0.0, 1.0, 0.0], 5.0, 0.0)
+    assert all(type(v) is float for v in (cfg.UNIFORMER.MLP_RATIO, cfg.DATA.MEAN[0], cfg.SOLVER.WARMUP_EPOCHS,
+                                          cfg.UNIFORMER.DROPOUT_RATE))
+    with pytest.raises(ValueError, match="Type mismatch"):
+        cfg.merge_from_list(["UNIFORMER.HEAD_DIM", "64.0"])
+    with pytest.raises(AssertionError, match="Non-existent key: UNIFORMER.NOPE"):
+        cfg.merge_from_list(["UNIFORMER.NOPE", "1"])
+
+
 def _released_runs():
-    root = SHARED / "reference" / "released_configs"
+    root = DATA / "released_configs"
     for recipe in sorted(root.iterdir()):
         for yaml_name, overrides in (("config.yaml", "run_overrides.txt"), ("test.yaml", "test_overrides.txt")):
             yield pytest.param(recipe / yaml_name, recipe / overrides, id=f"{recipe.name[:40]}-{yaml_name}")
@@ -105,6 +121,16 @@ def _overrides(path):
             key, value = line.split(" ", 1)
             opts += [key, value]
     return opts
+
+
+@pytest.mark.parametrize("yaml_path, overrides", list(_released_runs()))
+def test_released_configs_load_with_fvcore_merges_as_with_load_config(yaml_path, overrides):
+    """SlowFast scripts call get_cfg() then fvcore's own merge_from_file / merge_from_list."""
+    cfg = get_cfg()
+    cfg.merge_from_file(str(yaml_path))
+    cfg.merge_from_list(_overrides(overrides))
+    assert type(cfg.UNIFORMER.MLP_RATIO) is float and cfg.UNIFORMER.MLP_RATIO == 4.0  # the YAMLs write 4
+    assert cfg == load_config(str(yaml_path), _overrides(overrides))  # before the cross-key checks, same values
 
 
 @pytest.mark.parametrize("yaml_path, overrides", list(_released_runs()))

@@ -1,4 +1,4 @@
-"""Configs of the tiny UniFormers whose released state-dict keys are in shared/reference."""
+"""Configs of the tiny UniFormers whose released state-dict keys are in tests/data/tiny_state_dict_keys.json."""
 
 from slowfast.config import load_config
 

@@ -5,7 +5,7 @@ command-line `KEY VALUE` pairs -> `assert_and_infer_cfg(cfg)` (every check, once
 Key names follow SlowFast and the released EMIM configs, which load here unchanged.
 """
 
-from fvcore.common.config import CfgNode
+from .node import CfgNode
 
 _C = CfgNode()
 
@@ -281,7 +281,7 @@ _C.OUTPUT_DIR = "./output"
 
 
 def get_cfg() -> CfgNode:
-    """A fresh copy of the defaults."""
+    """A fresh copy of the defaults, a CfgNode whose merges widen ints to float keys (`node.py`)."""
     return _C.clone()
 
 

@@ -4,9 +4,8 @@ import difflib
 import re
 from typing import Sequence
 
-from fvcore.common.config import CfgNode
-
 from .defaults import assert_and_infer_cfg, get_cfg
+from .node import CfgNode
 
 
 def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CfgNode:
@@ -17,15 +16,14 @@ def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CfgNod
     cfg = get_cfg()
     if cfg_file:
         try:
-            loaded = cfg.load_yaml_with_base(cfg_file, allow_unsafe=False)
-            cfg.merge_from_other_cfg(CfgNode(_widen_ints(loaded, cfg)))
+            cfg.merge_from_file(cfg_file)
         except (KeyError, ValueError, AssertionError) as err:
             raise ValueError(f"{cfg_file}: {_message(err, cfg)}") from None
     if len(opts) % 2:
         raise ValueError(f"command-line overrides must be KEY VALUE pairs; got an odd list {list(opts)}")
     for key, value in zip(opts[0::2], opts[1::2]):
         try:
-            cfg.merge_from_list([key, _widen_ints(CfgNode._decode_cfg_value(value), _default(cfg, key))])
+            cfg.merge_from_list([key, value])
         except (KeyError, ValueError, AssertionError) as err:
             raise ValueError(f"command-line override {key} {value}: {_message(err, cfg)}") from None
     try:
@@ -34,26 +32,6 @@ def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CfgNod
         raise ValueError(f"{cfg_file or 'defaults'} + overrides: {err}") from None
     cfg.freeze()
     return cfg
-
-
-def _widen_ints(value, default):
-    """`value` with ints turned into floats where the default is a float (released YAMLs write 4 for 4.0)."""
-    if isinstance(value, dict) and isinstance(default, dict):
-        return {k: _widen_ints(v, default.get(k)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)) and default:
-        return type(value)(_widen_ints(v, default[0]) for v in value)
-    if type(value) is int and type(default) is float:
-        return float(value)
-    return value
-
-
-def _default(cfg: CfgNode, key: str):
-    node = cfg
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def _message(err: Exception, cfg: CfgNode) -> str:

@@ -38,4 +38,6 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.proj(x)
-        return self.norm(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
+        # Contiguous NCTHW, not the channels-last view the permute gives: torch 2.15's CPU BatchNorm3d
+        # backward is wrong on channels-last input at batch 1 (tests/test_torch_faults.py).
+        return self.norm(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3).contiguous()

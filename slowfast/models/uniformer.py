@@ -68,7 +68,8 @@ class AttentionBlock(nn.Module):
         tokens = tokens + self.drop_path(mixed if self.gamma_1 is None else self.gamma_1 * mixed)
         mlp = self.mlp(self.norm2(tokens))
         tokens = tokens + self.drop_path(mlp if self.gamma_2 is None else self.gamma_2 * mlp)
-        return tokens.transpose(1, 2).reshape(batch, dim, *thw)
+        # Contiguous [B, C, T, H, W] for the BatchNorm downstream (see PatchEmbed.forward).
+        return tokens.transpose(1, 2).reshape(batch, dim, *thw).contiguous()
 
 
 @MODEL_REGISTRY.register()
