@@ -54,7 +54,7 @@ def _groups(model, clip):
     """{"input": [clip], "patch_embed1": [...], "blocks1": [...], ..., "norm.weight": [...], "head": [...]}."""
     groups = {"input": [clip]}
     for name, p in model.named_parameters():
-        groups.setdefault(name.rsplit(".", 1)[0] if name.startswith("norm.") else name.split(".")[0], []).append(p)
+        groups.setdefault(name if name.startswith("norm.") else name.split(".")[0], []).append(p)
     return groups
 
 
