@@ -357,13 +357,14 @@ __global__ void __launch_bounds__(kThreads)
   if (lane == 0) drpb[col] = static_cast<scalar_t>(s);
 }
 
-// Shared-memory bytes of each kernel for a tile size.
+// The kernels that stage tiles in shared memory.
 enum class Kernel { kForward, kBackwardQuery, kBackwardKey };
 
 // Elements per staged position for `chunk` channels: odd, so that the lanes of a warp reading one
 // channel of different positions hit different banks.
 inline int row_length(int chunk) { return chunk | 1; }
 
+// Shared-memory bytes of a kernel for a tile size and `chunk` channels per pass.
 inline size_t smem_bytes(Kernel kernel, int tile, int K, int chunk, size_t acc_size) {
   const size_t row = row_length(chunk);
   const size_t halo = (size_t)(tile + K - 1) * (tile + K - 1) * row;
