@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from slowfast.config import load_config
 from slowfast.engine.checkpoint import unwrap
 from slowfast.engine.evaluator import MultiViewEvaluator, inference
-from slowfast.engine.launch import autocast_factory, create_ddp_model, grad_scaler
+from slowfast.engine.launch import Runtime, autocast_factory, create_ddp_model, grad_scaler
 from slowfast.engine.losses import build_loss
 from slowfast.engine.meters import StatsWriter
 from slowfast.engine.optimizer import LRScheduler, construct_optimizer
@@ -93,10 +93,11 @@ def train_steps(cfg) -> None:
     model = create_ddp_model(freeze_batchnorm(build_model(cfg)), cfg, device)
     loader = tiny_loader(cfg, "train")
     optimizer = construct_optimizer(model, cfg.SOLVER)
-    trainer = Trainer(model, loader, optimizer, LRScheduler(optimizer, cfg.SOLVER, len(loader)),
-                      grad_scaler(cfg, device), build_loss(cfg.MODEL.LOSS_FUNC), device,
-                      autocast_factory(cfg, device), StatsWriter(cfg.OUTPUT_DIR, False, None),
-                      cfg.SOLVER.CLIP_GRADIENT, seed=cfg.RNG_SEED)
+    trainer = Trainer(model=model, loader=loader, optimizer=optimizer,
+                      scheduler=LRScheduler(optimizer, cfg.SOLVER, len(loader)), scaler=grad_scaler(cfg, device),
+                      loss_fn=build_loss(cfg.MODEL.LOSS_FUNC), runtime=Runtime(device, autocast_factory(cfg, device)),
+                      stats=StatsWriter(cfg.OUTPUT_DIR, False, None), clip_gradient=cfg.SOLVER.CLIP_GRADIENT,
+                      seed=cfg.RNG_SEED)
     trainer.train(0, cfg.SOLVER.MAX_EPOCH)
     if du.is_main_process():
         torch.save({"losses": trainer.losses, "state": unwrap(model).state_dict()},

@@ -45,5 +45,6 @@ def test_batch_size_must_split_over_processes(tmp_path, monkeypatch):
     cfg.TRAIN.BATCH_SIZE = 6
     (tmp_path / "train.csv").write_text("a.mp4 0\n")
     cfg.DATA.PATH_TO_DATA_DIR = str(tmp_path)
-    with pytest.raises(ValueError, match="TRAIN.BATCH_SIZE = 6 must be a positive multiple of the 4 processes"):
+    with pytest.raises(ValueError, match="TRAIN.BATCH_SIZE = 6 is the total over all 4 processes and must be a "
+                                         "positive multiple of it"):
         construct_loader(cfg, "train")

@@ -25,6 +25,7 @@ def test_process_count_must_match_num_gpus_and_shards():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
 def test_sync_bn_on_cpu_is_a_clear_error():
-    cfg = load_config(None, ["NUM_GPUS", "2", "BN.USE_SYNC_BN", "True", "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4"])
+    cfg = load_config(None, ["NUM_GPUS", "2", "BN.USE_SYNC_BN", "True", "TRAIN.BATCH_SIZE", "4",
+                             "TEST.BATCH_SIZE", "4"])
     with pytest.raises(ValueError, match="BN.USE_SYNC_BN: torch's SyncBatchNorm runs on GPUs only"):
         check_world(cfg, 2)

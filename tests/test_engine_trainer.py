@@ -51,7 +51,7 @@ def test_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_run(tmp_path
     assert resumed["scheduler_state"] == straight["scheduler_state"] == {"iteration": 12, "iters_per_epoch": 4}
     for key, value in straight["model_state"].items():
         torch.testing.assert_close(resumed["model_state"][key], value, rtol=0, atol=0, msg=key)
-    for (i, s), (j, r) in zip(straight["optimizer_state"]["state"].items(), resumed["optimizer_state"]["state"].items()):
+    for s, r in zip(straight["optimizer_state"]["state"].values(), resumed["optimizer_state"]["state"].values()):
         torch.testing.assert_close(r["exp_avg"], s["exp_avg"], rtol=0, atol=0)
     assert resumed["best_top1"] == straight["best_top1"]
 

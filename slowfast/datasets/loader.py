@@ -46,19 +46,17 @@ def construct_loader(cfg, split: str) -> DataLoader:
     Dataset TRAIN.DATASET (train, val) or TEST.DATASET (test). Per-process batch = TRAIN.BATCH_SIZE (train,
     val) or TEST.BATCH_SIZE (test) divided by the number of processes: these keys count videos (train) or
     views (test) over all processes; with AUG.NUM_SAMPLE = S a train batch holds S x that many clips.
-    Train: shuffled (a DistributedSampler seeded by RNG_SEED under torch.distributed: call
-    `shuffle_dataset(loader, epoch)` every epoch), last incomplete batch dropped. Val/test: in order, every
+    Train: shuffled (a DistributedSampler seeded by RNG_SEED under torch.distributed, given each epoch by the
+    trainer's `set_epoch`), last incomplete batch dropped. Val/test: in order, every
     item once over all processes (`ShardSampler`), nothing dropped. Batches are `collate`'s format.
     """
     train = split == "train"
     name = cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
     dataset = build_dataset(name, cfg, split)
     world, rank = du.get_world_size(), du.get_rank()
-    key = "TEST.BATCH_SIZE" if split == "test" else "TRAIN.BATCH_SIZE"
-    global_batch = cfg.TEST.BATCH_SIZE if split == "test" else cfg.TRAIN.BATCH_SIZE
-    if global_batch < world or global_batch % world:
-        raise ValueError(f"{key} = {global_batch} must be a positive multiple of the {world} processes "
-                         f"(it is the batch over all of them)")
+    key, global_batch = (("TEST.BATCH_SIZE", cfg.TEST.BATCH_SIZE) if split == "test"
+                         else ("TRAIN.BATCH_SIZE", cfg.TRAIN.BATCH_SIZE))
+    batch = du.per_process_batch(key, global_batch, world)
     if du.is_initialized():
         sampler = (DistributedSampler(dataset, world, rank, shuffle=True, seed=cfg.RNG_SEED, drop_last=False)
                    if train else ShardSampler(dataset, rank, world))
@@ -67,7 +65,7 @@ def construct_loader(cfg, split: str) -> DataLoader:
     workers = cfg.DATA_LOADER.NUM_WORKERS
     return DataLoader(
         dataset,
-        batch_size=global_batch // world,
+        batch_size=batch,
         shuffle=train and sampler is None,
         sampler=sampler,
         num_workers=workers,
@@ -77,8 +75,3 @@ def construct_loader(cfg, split: str) -> DataLoader:
         persistent_workers=False,
     )
 
-
-def shuffle_dataset(loader: DataLoader, epoch: int) -> None:
-    """Give a distributed train loader its epoch, so every epoch has a different order."""
-    if isinstance(loader.sampler, DistributedSampler):
-        loader.sampler.set_epoch(epoch)

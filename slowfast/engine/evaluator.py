@@ -8,8 +8,8 @@ processes' results are gathered, so padding never counts twice.
 
 import os
 import pickle
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Callable
 
 import numpy as np
 import torch
@@ -19,7 +19,9 @@ from torch import Tensor
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger
 
-from .meters import Progress, topk_correct
+from .checkpoint import last_checkpoint
+from .launch import setup_model
+from .meters import Progress, StatsWriter, topk_correct
 
 logger = get_logger(__name__)
 
@@ -124,24 +126,14 @@ def test(cfg, loader_fn: Callable | None = None) -> dict:
     """
     if loader_fn is None:
         from slowfast.datasets import construct_loader as loader_fn
-    from slowfast.models import build_model
-    from slowfast.utils.weights import load_weights
-
-    from .checkpoint import last_checkpoint
-    from .launch import autocast_factory, get_device
-    from .meters import StatsWriter
-
-    device = get_device(cfg)
-    model = build_model(cfg)
     path = cfg.TEST.CHECKPOINT_FILE_PATH or last_checkpoint(cfg.OUTPUT_DIR)
     if not path:
         raise FileNotFoundError(f"nothing to test: TEST.CHECKPOINT_FILE_PATH is empty and {cfg.OUTPUT_DIR}/checkpoints "
                                 "holds no readable checkpoint")
-    load_weights(model, path)
-    model = model.to(device)
+    model, runtime = setup_model(cfg, path)
     loader = loader_fn(cfg, "test")
     evaluator = MultiViewEvaluator(cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD, len(loader.dataset))
-    metrics = inference(model, loader, evaluator, device, autocast_factory(cfg, device), cfg.LOG_PERIOD, "test")
+    metrics = inference(model, loader, evaluator, runtime.device, runtime.autocast, cfg.LOG_PERIOD, "test")
     logger.info("test of %s: %d videos, %d views: top-1 %.2f top-5 %.2f mean class accuracy %.2f", path,
                 metrics["videos"], metrics["views"], metrics["top1"], metrics["top5"], metrics["mean_class_acc"])
     stats = StatsWriter(cfg.OUTPUT_DIR, du.is_main_process(), None)

@@ -1,5 +1,6 @@
 """Process start-up: one process per GPU (or CPU process), under torchrun or spawned here; device,
-process group, logging, the run's config.yaml, mixed precision and the DDP wrapper.
+process group, logging, the run's config.yaml; and `setup_model`, the one place that builds the model
+on this process's device with its mixed-precision context (`Runtime`), for training and testing alike.
 
     torchrun --nproc_per_node G --nnodes N ... tools/run_net.py --cfg X NUM_GPUS G NUM_SHARDS N
     python tools/run_net.py --cfg X NUM_GPUS G     # one machine: spawns G processes itself
@@ -7,15 +8,18 @@ process group, logging, the run's config.yaml, mixed precision and the DDP wrapp
 
 import os
 import socket
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.multiprocessing as mp
 import torch.nn as nn
 
+from slowfast.models import build_model
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, setup_logging
+from slowfast.utils.weights import load_weights
 
 logger = get_logger(__name__)
 
@@ -61,9 +65,8 @@ def check_world(cfg, world: int) -> None:
                          f"asks for {expected}; pass NUM_GPUS <processes per machine> NUM_SHARDS <machines>")
     for enabled, key, batch in ((cfg.TRAIN.ENABLE, "TRAIN.BATCH_SIZE", cfg.TRAIN.BATCH_SIZE),
                                 (cfg.TEST.ENABLE, "TEST.BATCH_SIZE", cfg.TEST.BATCH_SIZE)):
-        if enabled and (batch < world or batch % world):
-            raise ValueError(f"{key} = {batch} is the total over all {world} processes and must be a positive "
-                             f"multiple of it (NUM_GPUS {cfg.NUM_GPUS} x NUM_SHARDS {cfg.NUM_SHARDS})")
+        if enabled:
+            du.per_process_batch(key, batch, world)
     if cfg.BN.USE_SYNC_BN and world > 1 and not (cfg.NUM_GPUS > 0 and torch.cuda.is_available()):
         raise ValueError("BN.USE_SYNC_BN: torch's SyncBatchNorm runs on GPUs only; set it False on CPU")
 
@@ -108,6 +111,26 @@ def autocast_factory(cfg, device: torch.device) -> Callable[[], AbstractContextM
     return lambda: torch.autocast(device.type, dtype=dtype, enabled=cfg.TRAIN.MIXED_PRECISION)
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """How this process runs the model: on `device`, forward passes inside `autocast()` (a fresh context per call)."""
+
+    device: torch.device
+    autocast: Callable[[], AbstractContextManager]
+
+
+def setup_model(cfg, weights: str | None = None, ddp: bool = False) -> tuple[nn.Module, Runtime]:
+    """The config's model with the weights of `weights` (`load_weights`: engine, SlowFast or released
+    checkpoints; None: its initialisation) on this process's device, through `create_ddp_model` when `ddp`
+    (training), and the `Runtime` to call it with."""
+    device = get_device(cfg)
+    model = build_model(cfg)
+    if weights:
+        load_weights(model, weights)
+    model = create_ddp_model(model, cfg, device) if ddp else model.to(device)
+    return model, Runtime(device, autocast_factory(cfg, device))
+
+
 def grad_scaler(cfg, device: torch.device) -> torch.amp.GradScaler:
     """A loss scaler, active for float16 mixed precision only (bfloat16 needs none)."""
     enabled = cfg.TRAIN.MIXED_PRECISION and cfg.TRAIN.MIXED_PRECISION_DTYPE == "float16"
@@ -123,4 +146,5 @@ def create_ddp_model(model: nn.Module, cfg, device: torch.device) -> nn.Module:
     if cfg.BN.USE_SYNC_BN:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     device_ids = [device.index] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids, output_device=device.index if device_ids else None)
+    output_device = device.index if device_ids else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=device_ids, output_device=output_device)

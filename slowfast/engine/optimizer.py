@@ -64,10 +64,6 @@ class LRScheduler:
         self.iteration += 1
         return lr
 
-    @property
-    def last_lr(self) -> float:
-        return self.optimizer.param_groups[0]["lr"]
-
     def state_dict(self) -> dict:
         return {"iteration": self.iteration, "iters_per_epoch": self.iters_per_epoch}
 

@@ -44,9 +44,13 @@ def destroy_process_group() -> None:
         dist.destroy_process_group()
 
 
-def barrier() -> None:
-    if is_initialized():
-        dist.barrier()
+def per_process_batch(key: str, global_batch: int, world: int) -> int:
+    """The share of each of `world` processes of `global_batch`, the config's batch `key` over all of them;
+    ValueError unless it is a positive multiple of `world`."""
+    if global_batch < world or global_batch % world:
+        raise ValueError(f"{key} = {global_batch} is the total over all {world} processes and must be a positive "
+                         f"multiple of it (processes = NUM_GPUS x NUM_SHARDS)")
+    return global_batch // world
 
 
 def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
@@ -66,11 +70,3 @@ def all_gather_object(obj) -> list:
     dist.all_gather_object(out, obj)
     return out
 
-
-def broadcast_object(obj, src: int = 0):
-    """`obj` of rank `src`, on every process."""
-    if not is_initialized():
-        return obj
-    box = [obj]
-    dist.broadcast_object_list(box, src=src)
-    return box[0]
