@@ -2,9 +2,8 @@
 
 import pytest
 from conftest import DATA
-from tiny_cfg import tiny_cfg
-
 from fvcore.common.config import CfgNode
+from tiny_cfg import tiny_cfg
 
 from slowfast.config import get_cfg, load_config
 from slowfast.models import build_model
@@ -31,7 +30,8 @@ def test_defaults_pass_checks():
         (["UNIFORMER.SPLIT", "True"], "UNIFORMER.SPLIT: got True; allowed: False"),
         (["MODEL.CHECKPOINT_NUM", "[0, 0, 9, 0]"], "MODEL.CHECKPOINT_NUM.*stage 2: 0..8"),
         (["DATA.DECODING_BACKEND", "opencv"], "DATA.DECODING_BACKEND: got 'opencv'"),
-        (["UNIFORMER.FOO", "1"], "command-line override UNIFORMER.FOO 1: unknown config key UNIFORMER.FOO; keys in UNIFORMER: ATTENTION_DROPOUT_RATE"),
+        (["UNIFORMER.FOO", "1"], "command-line override UNIFORMER.FOO 1: unknown config key UNIFORMER.FOO; "
+                                 "keys in UNIFORMER: ATTENTION_DROPOUT_RATE"),
         (["DATA.NUM_FRAMES", "abc"], "command-line override DATA.NUM_FRAMES abc: Type mismatch"),
         (["DATA.NUM_FRAMES"], "KEY VALUE pairs"),
         (["UNIFORMER.ATTN_MAX_DIPS", "[7, 7]"], "did you mean ATTN_MAX_DISP"),

@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
+from conftest import DATA
 from emim_naive import emim_naive
 from tiny_cfg import TINY, tiny_cfg
-from conftest import DATA
 
 from slowfast.models import build_model
 from slowfast.models.attention import EmimAttention, GlobalAttention, released_kernel_emim
@@ -174,7 +174,8 @@ def _saved_bytes(model, x):
 def test_gradient_checkpointing_really_saves_activations():
     x = torch.randn(1, 3, 4, 64, 64)
     plain = build_model(tiny_cfg("tiny_s16_emim5_3"))
-    ckpt = build_model(tiny_cfg("tiny_s16_emim5_3", "MODEL.USE_CHECKPOINT", "True", "MODEL.CHECKPOINT_NUM", "[1, 1, 4, 2]"))
+    ckpt = build_model(tiny_cfg("tiny_s16_emim5_3", "MODEL.USE_CHECKPOINT", "True",
+                                "MODEL.CHECKPOINT_NUM", "[1, 1, 4, 2]"))
     assert _saved_bytes(ckpt, x) < 0.5 * _saved_bytes(plain, x)
 
 

@@ -1,6 +1,6 @@
 """Every configuration key, defined once, with its meaning, unit and allowed values.
 
-Load order (see `slowfast.utils.parser.load_config`): `get_cfg()` -> `exp/<name>/config.yaml` ->
+Load order (see `slowfast.config.load_config`): `get_cfg()` -> `exp/<name>/config.yaml` ->
 command-line `KEY VALUE` pairs -> `assert_and_infer_cfg(cfg)` (every check, once) -> `cfg.freeze()`.
 Key names follow SlowFast and the released EMIM configs, which load here unchanged.
 """
@@ -118,9 +118,11 @@ _C.MODEL.MODEL_NAME = "Uniformer"
 _C.MODEL.NUM_CLASSES = 400
 # "cross_entropy" or "soft_cross_entropy" (Mixup / label smoothing targets).
 _C.MODEL.LOSS_FUNC = "cross_entropy"
-# Dropout before the classifier head.
+# Not read by any model: accepted so the released configs, which set it (0.5), load unchanged. The released
+# UniFormer has no dropout before its head; UNIFORMER.DROPOUT_RATE is the dropout of the blocks.
 _C.MODEL.DROPOUT_RATE = 0.5
-# Gradient checkpointing of the first CHECKPOINT_NUM[i] blocks of stage i.
+# Gradient checkpointing of the first CHECKPOINT_NUM[i] blocks of stage i (`build_model` calls the model's
+# `set_grad_checkpointing(CHECKPOINT_NUM)` when USE_CHECKPOINT).
 _C.MODEL.USE_CHECKPOINT = False
 _C.MODEL.CHECKPOINT_NUM = [0, 0, 0, 0]
 
@@ -288,7 +290,8 @@ def get_cfg() -> CfgNode:
 # EMIM attention names accepted in UNIFORMER.ATTN_TYPE; the released configs use the extra_attn* names.
 EMIM_ATTN_TYPES = ("emim", "extra_attn64", "extra_attn128")
 GLOBAL_ATTN_TYPES = ("global", "", "none", "None")
-EMIM_BACKENDS = ("", "torch", "cpu", "cuda")
+# Backends of the EMIM op (`slowfast.ops.emim_attention`); UNIFORMER.EMIM_BACKEND "" means the best available.
+EMIM_BACKENDS = ("torch", "cpu", "cuda")
 
 
 def _fail(key: str, value, allowed: str) -> None:
@@ -346,7 +349,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
               "a non-empty string of 'l' (EMIM) and 'g' (global), e.g. 'lg', 'l', 'g', 'llg'")
     _check_choice(cfg, "UNIFORMER.STEM_TEMPORAL_STRIDE", (1, 2))
     _check_choice(cfg, "UNIFORMER.SPLIT", (False,))
-    _check_choice(cfg, "UNIFORMER.EMIM_BACKEND", EMIM_BACKENDS)
+    _check_choice(cfg, "UNIFORMER.EMIM_BACKEND", ("", *EMIM_BACKENDS))
     if u.LAYER_SCALE < 0:
         _fail("UNIFORMER.LAYER_SCALE", u.LAYER_SCALE, "0 (off) or a positive initial value")
     if cfg.DATA.NUM_FRAMES < 1 or cfg.DATA.NUM_FRAMES % u.STEM_TEMPORAL_STRIDE:

@@ -2,7 +2,7 @@
 
 import difflib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from .defaults import assert_and_infer_cfg, get_cfg
 from .node import CfgNode

@@ -3,7 +3,6 @@
 import os
 
 import torch
-from iopath.common.file_io import g_pathmgr
 
 from .build import DATASET_REGISTRY
 from .decoder import open_video

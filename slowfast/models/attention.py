@@ -75,7 +75,7 @@ class EmimAttention(nn.Module):
         self.window = window
         self.use_context = context
         self.op = released_kernel_emim if released_kernel else emim_attention
-        self.backend = backend or None
+        self.backend = backend
         if relative_position_bias:
             self.rpb = nn.Parameter(torch.zeros(num_heads, window, window))
         else:

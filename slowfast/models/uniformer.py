@@ -2,7 +2,7 @@
 
 import functools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -12,7 +12,7 @@ from torch.utils.checkpoint import checkpoint
 
 from slowfast.config.defaults import EMIM_ATTN_TYPES
 
-from .attention import EmimAttention, GlobalAttention
+from .attention import ATTN_LAYERS, EmimAttention
 from .build import MODEL_REGISTRY
 from .layers import Mlp, PatchEmbed
 
@@ -89,12 +89,14 @@ class Uniformer(nn.Module):
         self.patch_embed1 = PatchEmbed(3, dims[0], (3, STEM_STRIDE, STEM_STRIDE),
                                        (self.temporal_stride, STEM_STRIDE, STEM_STRIDE), (1, 0, 0))
         for i in range(1, 4):
-            setattr(self, f"patch_embed{i + 1}", PatchEmbed(dims[i - 1], dims[i], (kt, 2, 2), (1, 2, 2), (kt // 2, 0, 0)))
+            setattr(self, f"patch_embed{i + 1}",
+                    PatchEmbed(dims[i - 1], dims[i], (kt, 2, 2), (1, 2, 2), (kt // 2, 0, 0)))
         self.pos_drop = nn.Dropout(u.DROPOUT_RATE)
         for i in range(4):
             start = sum(depths[:i])
             if i < 2:
-                blocks = [ConvBlock(dims[i], u.MLP_RATIO, u.DROPOUT_RATE, drop_path[start + j]) for j in range(depths[i])]
+                blocks = [ConvBlock(dims[i], u.MLP_RATIO, u.DROPOUT_RATE, drop_path[start + j])
+                          for j in range(depths[i])]
             else:
                 blocks = [
                     AttentionBlock(dims[i], dims[i] // u.HEAD_DIM, self._attn_layer(cfg, i - 2, j), u.MLP_RATIO,
@@ -104,22 +106,25 @@ class Uniformer(nn.Module):
             setattr(self, f"blocks{i + 1}", nn.ModuleList(blocks))
         self.norm = nn.BatchNorm3d(dims[-1])
         self.head = nn.Linear(dims[-1], cfg.MODEL.NUM_CLASSES)
-        self.checkpoint_num = list(cfg.MODEL.CHECKPOINT_NUM) if cfg.MODEL.USE_CHECKPOINT else [0] * 4
+        self.checkpoint_num = [0] * 4  # blocks recomputed in backward per stage: `set_grad_checkpointing`
         self.init_weights()
 
     @staticmethod
     def _attn_layer(cfg, stage: int, block: int) -> Callable[[int, int], nn.Module]:
-        """Factory of block `block` of attention stage `stage` (0 = stage 3) per ATTN_TYPE/CONTINUOUS_ATTN."""
+        """Factory of block `block` of attention stage `stage` (0 = stage 3): the `ATTN_LAYERS` class that
+        ATTN_TYPE and CONTINUOUS_ATTN pick, with its arguments from the config."""
         u = cfg.UNIFORMER
-        common = dict(qkv_bias=u.QKV_BIAS, qk_scale=u.QKV_SCALE, proj_drop=u.DROPOUT_RATE)
         pattern = u.CONTINUOUS_ATTN
         if u.ATTN_TYPE[stage] in EMIM_ATTN_TYPES and pattern[block % len(pattern)] == "l":
-            return functools.partial(
-                EmimAttention, window=u.ATTN_MAX_DISP[stage], motion=u.EMIM_MOTION, context=u.EMIM_CONTEXT,
+            name, kwargs = "emim", dict(
+                window=u.ATTN_MAX_DISP[stage], motion=u.EMIM_MOTION, context=u.EMIM_CONTEXT,
                 relative_position_bias=u.EMIM_RPB, released_kernel=u.EMIM_RELEASED_KERNEL,
-                backend=u.EMIM_BACKEND, **common,
+                backend=u.EMIM_BACKEND or None,  # the config's "" is the op's None: the best available
             )
-        return functools.partial(GlobalAttention, attn_drop=u.ATTENTION_DROPOUT_RATE, **common)
+        else:
+            name, kwargs = "global", dict(attn_drop=u.ATTENTION_DROPOUT_RATE)
+        return functools.partial(ATTN_LAYERS[name], qkv_bias=u.QKV_BIAS, qk_scale=u.QKV_SCALE,
+                                 proj_drop=u.DROPOUT_RATE, **kwargs)
 
     def init_weights(self) -> None:
         """Linear: trunc_normal(0.02), zero bias; LayerNorm: 1, 0; then each EMIM layer's own init."""

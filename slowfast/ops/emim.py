@@ -11,12 +11,13 @@ import logging
 import torch
 from torch import Tensor
 
+from slowfast.config.defaults import EMIM_BACKENDS as BACKENDS
+
 from . import emim_ext
 from .emim_torch import emim_attention_torch
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("torch", "cpu", "cuda")
 _DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _warned_fallback = False
 
@@ -50,11 +51,11 @@ def check_inputs(q: Tensor, k: Tensor, v: Tensor, rpb: Tensor) -> None:
 def resolve_backend(backend: str | None, device: torch.device) -> str:
     """The backend that will run on `device`: the one asked for, or the best available one."""
     global _warned_fallback
-    if backend not in (None, "", *BACKENDS):
+    if backend not in (None, *BACKENDS):
         raise ValueError(f"emim_attention: backend {backend!r} unknown; allowed None, {BACKENDS}")
     if backend == "torch":
         return backend
-    if backend:
+    if backend is not None:
         if backend != device.type:
             raise ValueError(f"emim_attention: backend {backend!r} cannot run tensors on {device}")
         error = emim_ext.load_error(device.type)
