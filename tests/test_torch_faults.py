@@ -4,8 +4,8 @@ At N = 1 a tensor's batch stride is free, and elementwise ops that mix a channel
 operand leave [1, C, T, H, W] with strides (C, 1, H*W*C, W*C, C) ("n1_channels_last" below), as does
 `tokens.transpose(1, 2).reshape(...)` of [1, T*H*W, C] tokens. torch 2.15's CPU BatchNorm backward is
 wrong when exactly one of its input and its incoming gradient has that layout and the other is contiguous;
-the model avoids it by handing BatchNorm contiguous tensors (slowfast/models/layers.py PatchEmbed.forward,
-slowfast/models/uniformer.py AttentionBlock.forward). The other kernels the model feeds such layouts are right.
+the model avoids it by handing the BatchNorm kernel a dense channels-last copy of its input
+(slowfast/models/layers.py BatchNorm3d). The other kernels the model feeds such layouts are right.
 """
 
 import pytest
@@ -20,7 +20,7 @@ from slowfast.ops.emim_ext import load_error
 
 C, T, H, W = 8, 2, 4, 4
 FIXED = ("torch fixed the BatchNorm channels-last N=1 backward; the workaround in slowfast/models/layers.py "
-         "PatchEmbed.forward and slowfast/models/uniformer.py AttentionBlock.forward (.contiguous()) can go")
+         "BatchNorm3d (a dense channels-last copy of the input) can go")
 
 
 def _layout(x, layout):
@@ -42,7 +42,8 @@ def _check_module(module, x, grad_out, fn=None):
     groups = {"input": [x], "parameters": list(module.parameters())}
     directions = random_directions(groups, seed=1)
     grads = torch.autograd.grad(fn(x), [x, *groups["parameters"]], grad_outputs=grad_out)
-    autograd = {"input": along(grads[:1], directions["input"]), "parameters": along(grads[1:], directions["parameters"])}
+    autograd = {"input": along(grads[:1], directions["input"]),
+                "parameters": along(grads[1:], directions["parameters"])}
 
     def loss():
         return (fn(x) * grad_out).sum()

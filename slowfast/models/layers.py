@@ -27,6 +27,21 @@ class Mlp(nn.Module):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
+class BatchNorm3d(nn.BatchNorm3d):
+    """nn.BatchNorm3d (same parameters and state dict) that normalises a dense channels-last copy of its input.
+
+    torch 2.15's CPU BatchNorm3d backward is wrong at batch 1 when its input and incoming gradient differ in
+    layout (one contiguous, the other channels-last), which the permuted and transposed views of this model
+    produce (tests/test_torch_faults.py). Making every producer contiguous instead fixes it too, but puts the
+    conv blocks' depthwise Conv3d on its contiguous CPU path, 4x slower per training step; a dense
+    channels-last input keeps the fast convolutions around it and gives exact gradients (test_models_gradcheck).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: [B, C, T, H, W] in any layout -> [B, C, T, H, W] channels-last."""
+        return super().forward(torch.empty_like(x, memory_format=torch.channels_last_3d).copy_(x))
+
+
 class PatchEmbed(nn.Module):
     """Conv3d patchify then LayerNorm over channels: [B, C_in, T, H, W] -> [B, C_out, T', H', W']."""
 
@@ -38,6 +53,4 @@ class PatchEmbed(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.proj(x)
-        # Contiguous NCTHW, not the channels-last view the permute gives: torch 2.15's CPU BatchNorm3d
-        # backward is wrong on channels-last input at batch 1 (tests/test_torch_faults.py).
-        return self.norm(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3).contiguous()
+        return self.norm(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)

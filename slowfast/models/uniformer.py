@@ -14,7 +14,7 @@ from slowfast.config.defaults import EMIM_ATTN_TYPES
 
 from .attention import ATTN_LAYERS, EmimAttention
 from .build import MODEL_REGISTRY
-from .layers import Mlp, PatchEmbed
+from .layers import BatchNorm3d, Mlp, PatchEmbed
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +28,12 @@ class ConvBlock(nn.Module):
     def __init__(self, dim: int, mlp_ratio: float = 4.0, drop: float = 0.0, drop_path: float = 0.0):
         super().__init__()
         self.pos_embed = nn.Conv3d(dim, dim, 3, padding=1, groups=dim)
-        self.norm1 = nn.BatchNorm3d(dim)
+        self.norm1 = BatchNorm3d(dim)
         self.conv1 = nn.Conv3d(dim, dim, 1)
         self.attn = nn.Conv3d(dim, dim, 5, padding=2, groups=dim)
         self.conv2 = nn.Conv3d(dim, dim, 1)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.norm2 = nn.BatchNorm3d(dim)
+        self.norm2 = BatchNorm3d(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), drop, conv=True)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -68,8 +68,7 @@ class AttentionBlock(nn.Module):
         tokens = tokens + self.drop_path(mixed if self.gamma_1 is None else self.gamma_1 * mixed)
         mlp = self.mlp(self.norm2(tokens))
         tokens = tokens + self.drop_path(mlp if self.gamma_2 is None else self.gamma_2 * mlp)
-        # Contiguous [B, C, T, H, W] for the BatchNorm downstream (see PatchEmbed.forward).
-        return tokens.transpose(1, 2).reshape(batch, dim, *thw).contiguous()
+        return tokens.transpose(1, 2).reshape(batch, dim, *thw)
 
 
 @MODEL_REGISTRY.register()
@@ -104,7 +103,7 @@ class Uniformer(nn.Module):
                     for j in range(depths[i])
                 ]
             setattr(self, f"blocks{i + 1}", nn.ModuleList(blocks))
-        self.norm = nn.BatchNorm3d(dims[-1])
+        self.norm = BatchNorm3d(dims[-1])
         self.head = nn.Linear(dims[-1], cfg.MODEL.NUM_CLASSES)
         self.checkpoint_num = [0] * 4  # blocks recomputed in backward per stage: `set_grad_checkpointing`
         self.init_weights()
