@@ -29,6 +29,7 @@ def _cfg(data_dir: str, output_dir: str = "", *overrides: str):
     return load_config(os.path.join(REPO, "exp", "motion_emim_tiny", "config.yaml"), [
         "DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX", data_dir, "DATA.TRAIN_CROP_SIZE", "32",
         "DATA.TEST_CROP_SIZE", "32", "DATA.NUM_FRAMES", "4", "TRAIN.BATCH_SIZE", "4", "OUTPUT_DIR", output_dir,
+        "DATA.STREAM_VIDEOS_PER_EPOCH", "0",
         *overrides])
 
 
