@@ -1,6 +1,6 @@
 """Independent gradient reference: directional derivatives by central finite differences (float64)."""
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

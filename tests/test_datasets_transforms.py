@@ -7,8 +7,16 @@ import pytest
 import torch
 
 from slowfast.config import get_cfg
-from slowfast.datasets.transforms import (ClipRandAugment, ClipRandomErasing, EvalTransform, TrainTransform,
-                                          normalize, random_resized_crop, short_side_resize, uniform_crop)
+from slowfast.datasets.transforms import (
+    ClipRandAugment,
+    ClipRandomErasing,
+    EvalTransform,
+    TrainTransform,
+    normalize,
+    random_resized_crop,
+    short_side_resize,
+    uniform_crop,
+)
 
 
 def _ramp(t, h, w):

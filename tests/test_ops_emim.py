@@ -37,7 +37,7 @@ def test_torch_backend_matches_naive_loop_values_and_gradients(shape):
     torch.testing.assert_close(context, ref_context, rtol=1e-12, atol=1e-12)
     g_cost, g_context = torch.randn_like(cost), torch.randn_like(context)
     for which in ("cost", "context", "both"):
-        def loss(c, x):
+        def loss(c, x, which=which):
             return (c * g_cost).sum() * (which != "context") + (x * g_context).sum() * (which != "cost")
         got = torch.autograd.grad(loss(cost, context), (qkv, rpb), retain_graph=True)
         want = torch.autograd.grad(loss(ref_cost, ref_context), (qkv, rpb), retain_graph=True)

@@ -13,8 +13,8 @@ import os
 
 import pytest
 import torch
-
 from cuda_emulation import emulator
+
 from slowfast.ops import emim_attention
 
 pytestmark = pytest.mark.skipif(emulator.compiler() is None, reason="no C++ compiler ($CXX or g++)")

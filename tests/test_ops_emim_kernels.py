@@ -7,8 +7,8 @@ of a qkv Linear output, as in the model: `qkv.view(B, T, H, W, 3, heads, d).unbi
 import pytest
 import torch
 
-from slowfast.ops import emim_attention, emim_ext, resolve_backend
 from slowfast.ops import emim as emim_module
+from slowfast.ops import emim_attention, emim_ext, resolve_backend
 
 needs_ext = pytest.mark.skipif(emim_ext.load_error("cpu") is not None, reason="slowfast._C not built")
 needs_cuda = pytest.mark.skipif(
@@ -56,7 +56,7 @@ def _assert_matches_torch(shape, dtype, which="both", atol=1e-5, rtol=1e-5, devi
     want = _outputs_and_grads(qkv, rpb, "torch", scale, which)
     for name, a, b in zip(("cost", "context", "dqkv", "drpb"), got, want):
         assert a.dtype == b.dtype and a.shape == b.shape, name
-        torch.testing.assert_close(a, b, atol=atol, rtol=rtol, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(a, b, atol=atol, rtol=rtol, msg=lambda m, name=name: f"{name}: {m}")
 
 
 @needs_ext
@@ -243,7 +243,7 @@ def test_cuda_matches_torch(shape, dtype, tol):
         if name == "drpb":  # a sum over B*T*H*W terms: compare relative to its largest entry
             rel = 1e-4 if dtype == torch.float32 else 1e-2
             tol = dict(atol=rel * b.abs().max().item(), rtol=0)
-        torch.testing.assert_close(a.float(), b, **tol, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(a.float(), b, **tol, msg=lambda m, name=name: f"{name}: {m}")
 
 
 @needs_cuda

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 
 from slowfast.config import load_config
 from slowfast.datasets.motion_synth import write_motion_dataset
@@ -15,8 +16,6 @@ from slowfast.engine.evaluator import test as engine_test
 from slowfast.engine.inference import CheckpointMismatchError, load_labels
 from slowfast.engine.optimizer import LRScheduler, construct_optimizer
 from slowfast.models import build_model
-
-from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 import predict  # noqa: E402

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from conftest import REPO
 from PIL import Image
 
 from slowfast.config import load_config
@@ -19,10 +20,15 @@ from slowfast.engine.inference import centre_view
 from slowfast.models import build_model
 from slowfast.models.attention import EmimAttention
 from slowfast.visualization.capture import CostVolumes
-from slowfast.visualization.motion_field import (ObjectMotion, ViewGeometry, direction_hits, eval_view_geometry,
-                                                 load_ground_truth, score_clip, soft_argmax)
-
-from conftest import REPO
+from slowfast.visualization.motion_field import (
+    ObjectMotion,
+    ViewGeometry,
+    direction_hits,
+    eval_view_geometry,
+    load_ground_truth,
+    score_clip,
+    soft_argmax,
+)
 
 sys.path.insert(0, str(REPO / "tools"))
 import visualize_motion  # noqa: E402

@@ -62,7 +62,8 @@ def test_strict_load_names_what_differs(tmp_path):
     model = build_model(tiny_cfg())
     path = tmp_path / "other.pth"
     torch.save(build_model(tiny_cfg("tiny_s16_emim5_3")).state_dict(), path)
-    with pytest.raises(ValueError, match=r"(?s)other.pth: does not match the model exactly:.*skipped \(10\): blocks3.0.attn.rpb \(2, 5, 5\) vs model \(4, 7, 7\)"):
+    with pytest.raises(ValueError, match=r"(?s)other.pth: does not match the model exactly:.*"
+                                         r"skipped \(10\): blocks3.0.attn.rpb \(2, 5, 5\) vs model \(4, 7, 7\)"):
         load_weights(model, str(path), strict=True)
 
 

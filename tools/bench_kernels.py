@@ -113,7 +113,8 @@ def run_worker(backend: str, shape: tuple[int, ...], device: str, reps: int, wha
         result["peak_extra_mib"] = (torch.cuda.max_memory_allocated() - base) / 2**20
         props = torch.cuda.get_device_properties(0)
         element = qkv.element_size()
-        result["fwd_bytes"] = (qkv.numel() + rpb.numel() + batch * frames * height * width * heads * (window**2 + dim)) * element
+        outputs = batch * frames * height * width * heads * (window**2 + dim)  # cost and context
+        result["fwd_bytes"] = (qkv.numel() + rpb.numel() + outputs) * element
         clock_khz, bus_bits = getattr(props, "memory_clock_rate", 0), getattr(props, "memory_bus_width", 0)
         result["peak_gbps"] = 2 * clock_khz * 1e3 * bus_bits / 8 / 1e9 if clock_khz and bus_bits else None
     else:

@@ -85,7 +85,8 @@ def _mean_std(values: list[float]) -> str:
 def table(results: list[dict], seeds: list[int]) -> list[str]:
     """Markdown rows: per tier and model, top-1 mean ± std over seeds, each seed, time-shuffled control;
     then EMIM minus baseline per tier (paired by seed)."""
-    lines = [f"| tier | model | top-1 mean ± std (%) | per seed {tuple(seeds)} | time-shuffled top-1 (%) | chance (%) |",
+    lines = [f"| tier | model | top-1 mean ± std (%) | per seed {tuple(seeds)} | time-shuffled top-1 (%) "
+             "| chance (%) |",
              "|---|---|---|---|---|---|"]
     by_key = {(r["tier"], r["model"], r["seed"]): r for r in results}
     tiers = sorted({r["tier"] for r in results}, key=TIERS.index)

@@ -30,8 +30,14 @@ from slowfast.config import load_config
 from slowfast.engine.inference import centre_view, load_model
 from slowfast.visualization.capture import CostVolumes
 from slowfast.visualization.draw import animation_frames, denormalize, layer_figure, save_gif
-from slowfast.visualization.motion_field import (CHANCE, MAX_ANGLE_DEG, eval_view_geometry, load_ground_truth,
-                                                 score_clip, soft_argmax)
+from slowfast.visualization.motion_field import (
+    CHANCE,
+    MAX_ANGLE_DEG,
+    eval_view_geometry,
+    load_ground_truth,
+    score_clip,
+    soft_argmax,
+)
 
 logger = logging.getLogger("visualize_motion")
 
@@ -55,7 +61,8 @@ def draw(cfg, model, path: str, out: str, device: torch.device) -> list[str]:
     for name, field in fields.items():
         px = field.mean(dim=3).norm(dim=-1) * view.clip.shape[-1] / field.shape[2]
         fig = layer_figure(frames, field.numpy(), max_norms[name],
-                           f"{name}: EMIM soft-argmax, {windows[name]}x{windows[name]} window, {os.path.basename(path)} "
+                           f"{name}: EMIM soft-argmax, {windows[name]}x{windows[name]} window, "
+                           f"{os.path.basename(path)} "
                            f"(mean |d| {px.mean():.2f} px of the {view.clip.shape[-1]} px input)")
         written.append(os.path.join(out, f"{name}.png"))
         fig.savefig(written[-1], dpi=110)
@@ -126,9 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, counts in results.items():
             print(accuracy_line(name, counts))
         with open(os.path.join(args.out, "accuracy.json"), "w") as f:
+            per_layer = {name: {layer: {"hits": h, "tokens": n, "accuracy": h / max(n, 1)}
+                                for layer, (h, n) in counts.items()} for name, counts in results.items()}
             json.dump({"ground_truth": args.ground_truth, "videos": len(motions), "max_angle_deg": MAX_ANGLE_DEG,
-                       **{name: {layer: {"hits": h, "tokens": n, "accuracy": h / max(n, 1)}
-                                 for layer, (h, n) in counts.items()} for name, counts in results.items()}}, f, indent=1)
+                       **per_layer}, f, indent=1)
     return 0
 
 

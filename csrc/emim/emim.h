@@ -17,15 +17,15 @@ namespace slowfast::emim {
 // The released code pads keys and values with this constant (rounded to the input dtype).
 constexpr double kBorderValue = 1e-6;
 
-std::tuple<at::Tensor, at::Tensor> forward_cpu(
-    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb, double scale);
+std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                               const at::Tensor& rpb, double scale);
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cpu(
     const at::Tensor& grad_cost, const at::Tensor& grad_context, const at::Tensor& q, const at::Tensor& k,
     const at::Tensor& v, const at::Tensor& rpb, double scale);
 
 #ifdef WITH_CUDA
-std::tuple<at::Tensor, at::Tensor> forward_cuda(
-    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb, double scale);
+std::tuple<at::Tensor, at::Tensor> forward_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                const at::Tensor& rpb, double scale);
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cuda(
     const at::Tensor& grad_cost, const at::Tensor& grad_context, const at::Tensor& q, const at::Tensor& k,
     const at::Tensor& v, const at::Tensor& rpb, double scale);
@@ -33,8 +33,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cuda(
 
 inline void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb) {
   TORCH_CHECK(q.dim() == 6, "emim: q must be [B, T, H, W, heads, d], got shape ", q.sizes());
-  TORCH_CHECK(k.sizes() == q.sizes() && v.sizes() == q.sizes(), "emim: q, k, v must have one shape, got ",
-              q.sizes(), ", ", k.sizes(), ", ", v.sizes());
+  TORCH_CHECK(k.sizes() == q.sizes() && v.sizes() == q.sizes(), "emim: q, k, v must have one shape, got ", q.sizes(),
+              ", ", k.sizes(), ", ", v.sizes());
   TORCH_CHECK(q.size(1) >= 2, "emim: needs T >= 2 frames, got q shape ", q.sizes());
   TORCH_CHECK(q.numel() > 0, "emim: empty dimension in q shape ", q.sizes());
   TORCH_CHECK(rpb.dim() == 3 && rpb.size(0) == q.size(4) && rpb.size(1) == rpb.size(2) && rpb.size(1) % 2 == 1,
@@ -44,15 +44,14 @@ inline void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Ten
               "emim: q, k, v, rpb must share one dtype, got ", q.scalar_type(), ", ", k.scalar_type(), ", ",
               v.scalar_type(), ", ", rpb.scalar_type());
   TORCH_CHECK(k.device() == q.device() && v.device() == q.device() && rpb.device() == q.device(),
-              "emim: q, k, v, rpb must be on one device, got ", q.device(), ", ", k.device(), ", ", v.device(),
-              ", ", rpb.device());
+              "emim: q, k, v, rpb must be on one device, got ", q.device(), ", ", k.device(), ", ", v.device(), ", ",
+              rpb.device());
 }
 
 inline void check_grads(const at::Tensor& grad_cost, const at::Tensor& grad_context, const at::Tensor& q,
                         const at::Tensor& rpb) {
   const auto kk = rpb.size(1) * rpb.size(2);
-  TORCH_CHECK(grad_cost.dim() == 6 && grad_cost.sizes().slice(0, 5) == q.sizes().slice(0, 5) &&
-                  grad_cost.size(5) == kk,
+  TORCH_CHECK(grad_cost.dim() == 6 && grad_cost.sizes().slice(0, 5) == q.sizes().slice(0, 5) && grad_cost.size(5) == kk,
               "emim: grad_cost must be [B, T, H, W, heads, K*K=", kk, "] for q shape ", q.sizes(), ", got ",
               grad_cost.sizes());
   TORCH_CHECK(grad_context.sizes() == q.sizes(), "emim: grad_context must have q's shape ", q.sizes(), ", got ",
@@ -66,8 +65,8 @@ inline void check_grads(const at::Tensor& grad_cost, const at::Tensor& grad_cont
 }
 
 // (cost, context) from q, k, v, rpb; dispatches on q's device.
-inline std::tuple<at::Tensor, at::Tensor> forward(
-    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb, double scale) {
+inline std::tuple<at::Tensor, at::Tensor> forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                  const at::Tensor& rpb, double scale) {
   check_inputs(q, k, v, rpb);
   if (q.is_cuda()) {
 #ifdef WITH_CUDA

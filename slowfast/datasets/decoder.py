@@ -51,7 +51,7 @@ class VideoDecoder(abc.ABC):
     def _read(self, indices: list[int]) -> torch.Tensor:
         """Sorted unique valid indices -> uint8 [len(indices), H, W, 3]."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional override, not abstract)
         """Release the file; the default has nothing to release."""
 
 

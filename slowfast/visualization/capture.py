@@ -12,7 +12,8 @@ class CostVolumes:
     the last forward pass. ValueError when the model has no EMIM layer."""
 
     def __init__(self, model: nn.Module):
-        self.layers = {name.removesuffix(".attn"): m for name, m in model.named_modules() if isinstance(m, EmimAttention)}
+        self.layers = {name.removesuffix(".attn"): m for name, m in model.named_modules()
+                       if isinstance(m, EmimAttention)}
         if not self.layers:
             raise ValueError(f"{type(model).__name__} has no EMIM layer (UNIFORMER.ATTN_TYPE / CONTINUOUS_ATTN "
                              "select none): there is no cost volume to show")

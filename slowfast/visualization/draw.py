@@ -8,8 +8,8 @@ Arrows: from each token centre, the displacement scaled so that r tokens span 0.
 
 import numpy as np
 import torch
-from matplotlib.colors import hsv_to_rgb
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -75,7 +75,7 @@ def layer_figure(frames: np.ndarray, per_head: np.ndarray, max_norm: float, titl
             draw_panel(axes[row, t], frames[t], field[t], max_norm, f"{name}, {t}->{t + 1}")
         axes[row, pairs].axis("off")
     axes[0, pairs].imshow(colour_wheel(), extent=(-max_norm, max_norm, max_norm, -max_norm))
-    axes[0, pairs].set_title(f"(dx, dy), tokens", fontsize=7)
+    axes[0, pairs].set_title("(dx, dy), tokens", fontsize=7)
     axes[0, pairs].axis("on")
     axes[0, pairs].tick_params(labelsize=6)
     fig.suptitle(title, fontsize=9)

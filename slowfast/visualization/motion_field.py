@@ -64,7 +64,8 @@ class ObjectMotion:
     radius: np.ndarray  # [F] px
 
     def relative(self, frame: int, points: np.ndarray) -> np.ndarray:
-        """points [N, 2] px -> their offset from the object centre in `frame`, [N, 2], the shortest way round the torus."""
+        """points [N, 2] px -> their offset from the object centre in `frame`, [N, 2], the shortest way round
+        the torus."""
         offset = points - self.centre[frame]
         return (offset + self.size / 2) % self.size - self.size / 2
 

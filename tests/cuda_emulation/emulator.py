@@ -2,8 +2,9 @@
 
 `build()` compiles the emulation with the system C++ compiler ($CXX, else g++; C++20) into
 build/cuda_emulation/, named by a hash of its sources and flags so that it is rebuilt only when they
-change (older builds are then removed). `run_case()` runs it on one set of inputs in a subprocess (a deadlock or a crash of an emulated
-kernel fails the case, not the caller) and returns the CUDA path's outputs and gradients.
+change (older builds are then removed). `run_case()` runs it on one set of inputs in a subprocess (a
+deadlock or a crash of an emulated kernel fails the case, not the caller) and returns the CUDA path's
+outputs and gradients.
 
     python tests/cuda_emulation/emulator.py smem   # markdown tables of the kernels' shared memory
 """

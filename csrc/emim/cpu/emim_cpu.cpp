@@ -45,8 +45,8 @@ struct Strides {
 struct Geometry {
   int64_t B, T, H, W, heads, dim, K, r, kk;
   Geometry(const at::Tensor& q, const at::Tensor& rpb)
-      : B(q.size(0)), T(q.size(1)), H(q.size(2)), W(q.size(3)), heads(q.size(4)), dim(q.size(5)),
-        K(rpb.size(1)), r(rpb.size(1) / 2), kk(rpb.size(1) * rpb.size(1)) {}
+      : B(q.size(0)), T(q.size(1)), H(q.size(2)), W(q.size(3)), heads(q.size(4)), dim(q.size(5)), K(rpb.size(1)),
+        r(rpb.size(1) / 2), kk(rpb.size(1) * rpb.size(1)) {}
   // Flat index of token (b, t, i, j, head) in a contiguous [B, T, H, W, heads] layout.
   int64_t token(int64_t b, int64_t t, int64_t i, int64_t j, int64_t h) const {
     return (((b * T + t) * H + i) * W + j) * heads + h;
@@ -107,8 +107,8 @@ inline void store(const acc_t* y, acc_t mult, acc_t add, scalar_t* out, int64_t 
 
 // logits[o] = scale * <q, k(i+u-r, j+v-r)> + rpb[o] for o = u*K+v; q given as qbuf (qsum = its sum).
 template <typename scalar_t, typename acc_t>
-inline void window_logits(const Geometry& g, const Inputs<scalar_t>& in, const scalar_t* kframe, int64_t h,
-                          int64_t i, int64_t j, const acc_t* qbuf, acc_t qsum, int64_t dim, acc_t* logits) {
+inline void window_logits(const Geometry& g, const Inputs<scalar_t>& in, const scalar_t* kframe, int64_t h, int64_t i,
+                          int64_t j, const acc_t* qbuf, acc_t qsum, int64_t dim, acc_t* logits) {
   const scalar_t* rpb = in.rpb + h * g.kk;
   const acc_t border_logit = in.scale * in.border * qsum;
   for (int64_t u = 0; u < g.K; ++u) {
@@ -116,9 +116,8 @@ inline void window_logits(const Geometry& g, const Inputs<scalar_t>& in, const s
     for (int64_t w = 0; w < g.K; ++w) {
       const int64_t x = j + w - g.r;
       const int64_t o = u * g.K + w;
-      const acc_t qk = g.inside(y, x)
-                           ? in.scale * dot(qbuf, kframe + y * in.ks.h + x * in.ks.w, in.ks.c, dim)
-                           : border_logit;
+      const acc_t qk =
+          g.inside(y, x) ? in.scale * dot(qbuf, kframe + y * in.ks.h + x * in.ks.w, in.ks.c, dim) : border_logit;
       logits[o] = qk + static_cast<acc_t>(rpb[o]);
     }
   }
@@ -139,8 +138,8 @@ inline void softmax_inplace(acc_t* x, int64_t n) {
 
 // out = sum_o weight[o] * x(window o) with outside positions = border; x_frame is at (b, t', 0, 0, h).
 template <typename scalar_t, typename acc_t>
-inline void window_combine(const Geometry& g, const scalar_t* x_frame, const Strides& xs, acc_t border,
-                           int64_t i, int64_t j, const acc_t* weight, int64_t dim, acc_t* out) {
+inline void window_combine(const Geometry& g, const scalar_t* x_frame, const Strides& xs, acc_t border, int64_t i,
+                           int64_t j, const acc_t* weight, int64_t dim, acc_t* out) {
   std::fill(out, out + dim, acc_t(0));
   acc_t outside = 0;
   for (int64_t u = 0; u < g.K; ++u) {
@@ -166,7 +165,7 @@ inline void window_combine(const Geometry& g, const scalar_t* x_frame, const Str
 // A [count x dim] work area: on the stack for a fixed width, else in scratch.
 template <typename acc_t, int kDim, int kCount>
 struct Work {
-  acc_t local[kDim > 0 ? kCount * kDim : 1];
+  acc_t local[kDim > 0 ? kCount* kDim : 1];
   acc_t* base;
   int64_t dim;
   Work(acc_t* scratch, int64_t dynamic_dim) : base(kDim > 0 ? local : scratch), dim(kDim > 0 ? kDim : dynamic_dim) {}
@@ -212,8 +211,8 @@ struct Grads {
 // Pass 1 for query row i of pair (b, p): dq, the P and dS buffers, and this row's drpb partial
 // [heads * kk] (double). scratch: 3*dim + 2*kk.
 template <typename scalar_t, int kDim>
-EMIM_CLONES void backward_query_row(const Geometry& g, const Inputs<scalar_t>& in, const Grads<scalar_t>& gr,
-                                    int64_t b, int64_t p, int64_t i, acc_type<scalar_t>* scratch, scalar_t* dq,
+EMIM_CLONES void backward_query_row(const Geometry& g, const Inputs<scalar_t>& in, const Grads<scalar_t>& gr, int64_t b,
+                                    int64_t p, int64_t i, acc_type<scalar_t>* scratch, scalar_t* dq,
                                     acc_type<scalar_t>* probs, acc_type<scalar_t>* dlogits, double* drpb_row) {
   using acc_t = acc_type<scalar_t>;
   Work<acc_t, kDim, 3> work(scratch, g.dim);
@@ -240,8 +239,7 @@ EMIM_CLONES void backward_query_row(const Geometry& g, const Inputs<scalar_t>& i
         for (int64_t w = 0; w < g.K; ++w) {
           const int64_t x = j + w - g.r;
           const int64_t o = u * g.K + w;
-          dprob[o] = g.inside(y, x) ? dot(gbuf, vframe + y * in.vs.h + x * in.vs.w, in.vs.c, dim)
-                                    : in.border * gsum;
+          dprob[o] = g.inside(y, x) ? dot(gbuf, vframe + y * in.vs.h + x * in.vs.w, in.vs.c, dim) : in.border * gsum;
           pdp += prob[o] * dprob[o];
         }
       }
@@ -265,10 +263,9 @@ EMIM_CLONES void backward_query_row(const Geometry& g, const Inputs<scalar_t>& i
 // Pass 2 for key row y of frame p + 1: dk and dv gathered over the queries of frame p whose window
 // holds the key, in (u, v) order. scratch: 2*dim.
 template <typename scalar_t, int kDim>
-EMIM_CLONES void backward_key_row(const Geometry& g, const Inputs<scalar_t>& in, const Grads<scalar_t>& gr,
-                                  int64_t b, int64_t p, int64_t y, acc_type<scalar_t>* scratch,
-                                  const acc_type<scalar_t>* probs, const acc_type<scalar_t>* dlogits,
-                                  scalar_t* dk, scalar_t* dv) {
+EMIM_CLONES void backward_key_row(const Geometry& g, const Inputs<scalar_t>& in, const Grads<scalar_t>& gr, int64_t b,
+                                  int64_t p, int64_t y, acc_type<scalar_t>* scratch, const acc_type<scalar_t>* probs,
+                                  const acc_type<scalar_t>* dlogits, scalar_t* dk, scalar_t* dv) {
   using acc_t = acc_type<scalar_t>;
   Work<acc_t, kDim, 2> work(scratch, g.dim);
   const int64_t dim = work.dim;
@@ -325,8 +322,8 @@ Inputs<scalar_t> make_inputs(const at::Tensor& q, const at::Tensor& k, const at:
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor> forward_cpu(
-    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb_in, double scale) {
+std::tuple<at::Tensor, at::Tensor> forward_cpu(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                               const at::Tensor& rpb_in, double scale) {
   const at::Tensor rpb = rpb_in.contiguous();
   const Geometry g(q, rpb);
   at::Tensor cost = at::empty({g.B, g.T, g.H, g.W, g.heads, g.kk}, q.options());
@@ -391,8 +388,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cpu(
         std::vector<acc_t> scratch(2 * g.dim);
         for (int64_t row = begin; row < end; ++row) {
           const int64_t y = row % g.H, p = (row / g.H) % (g.T - 1), b = row / (g.H * (g.T - 1));
-          backward_key_row<scalar_t, kDim>(g, in, gr, b, p, y, scratch.data(), probs_ptr, dlogits_ptr, dk_ptr,
-                                           dv_ptr);
+          backward_key_row<scalar_t, kDim>(g, in, gr, b, p, y, scratch.data(), probs_ptr, dlogits_ptr, dk_ptr, dv_ptr);
         }
       });
     });

@@ -35,8 +35,8 @@ Geometry make_geometry(const at::Tensor& q, const at::Tensor& rpb, Kernel kernel
   TORCH_CHECK(tiling.tile > 0, "emim: window K=", K, " needs ", smem_bytes(kernel, 1, K, 1, acc_size),
               " bytes of shared memory per block; the device has ", device_smem);
   *smem = smem_bytes(kernel, tiling.tile, K, tiling.chunk, acc_size);
-  const Geometry g = kernels::make_geometry(q.size(0), q.size(1), q.size(2), q.size(3), q.size(4), dim, K,
-                                            tiling.tile, tiling.chunk);
+  const Geometry g =
+      kernels::make_geometry(q.size(0), q.size(1), q.size(2), q.size(3), q.size(4), dim, K, tiling.tile, tiling.chunk);
   TORCH_CHECK((int64_t)g.B * (g.T - 1) <= 65535 && g.heads <= 65535, "emim: B*(T-1)=", (int64_t)g.B * (g.T - 1),
               " and heads=", g.heads, " must be at most 65535 for the CUDA grid");
   return g;
@@ -51,14 +51,19 @@ void launch(KernelFn kernel, const Geometry& g, size_t smem, Args... args) {
 
 template <typename scalar_t>
 Operands<scalar_t> operands(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb) {
-  return {q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), v.const_data_ptr<scalar_t>(),
-          rpb.const_data_ptr<scalar_t>(), strides_of(q), strides_of(k), strides_of(v)};
+  return {q.const_data_ptr<scalar_t>(),
+          k.const_data_ptr<scalar_t>(),
+          v.const_data_ptr<scalar_t>(),
+          rpb.const_data_ptr<scalar_t>(),
+          strides_of(q),
+          strides_of(k),
+          strides_of(v)};
 }
 
 }  // namespace
 
-std::tuple<at::Tensor, at::Tensor> forward_cuda(
-    const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb_in, double scale) {
+std::tuple<at::Tensor, at::Tensor> forward_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                const at::Tensor& rpb_in, double scale) {
   const c10::cuda::CUDAGuard guard(q.device());
   const at::Tensor rpb = rpb_in.contiguous();
   const int64_t window = rpb.size(1);

@@ -33,9 +33,7 @@ constexpr int kMaxTile = 8;
 // Element strides of a [B, T, H, W, heads, channels] tensor.
 struct Strides {
   int64_t b, t, h, w, n, c;
-  __device__ int64_t at(int bb, int tt, int i, int j, int hh) const {
-    return bb * b + tt * t + i * h + j * w + hh * n;
-  }
+  __device__ int64_t at(int bb, int tt, int i, int j, int hh) const { return bb * b + tt * t + i * h + j * w + hh * n; }
 };
 
 // Frame t of a [B, T, H, W, heads, channels] tensor, plus frame t2 of the same tensor when `twice`.
@@ -199,9 +197,8 @@ __device__ __forceinline__ at::opmath_type<scalar_t> border_value() {
 }
 
 template <typename scalar_t>
-__global__ void __launch_bounds__(kThreads)
-    forward_kernel(Geometry g, Operands<scalar_t> in, at::opmath_type<scalar_t> scale, scalar_t* cost,
-                   scalar_t* context) {
+__global__ void __launch_bounds__(kThreads) forward_kernel(
+    Geometry g, Operands<scalar_t> in, at::opmath_type<scalar_t> scale, scalar_t* cost, scalar_t* context) {
   using acc_t = at::opmath_type<scalar_t>;
   const int nq = g.tile * g.tile;
   acc_t* halo = shared_memory<acc_t>();
@@ -230,9 +227,9 @@ __global__ void __launch_bounds__(kThreads)
 // Pass 1 (query tiles): dq, the P and dS buffers [B, T-1, H, W, heads, K*K] and the tile's drpb partial.
 template <typename scalar_t>
 __global__ void __launch_bounds__(kThreads)
-    backward_query_kernel(Geometry g, Operands<scalar_t> in, GradOperands<scalar_t> gr,
-                          at::opmath_type<scalar_t> scale, scalar_t* dq, at::opmath_type<scalar_t>* probs,
-                          at::opmath_type<scalar_t>* dlogits, at::opmath_type<scalar_t>* drpb_partial) {
+    backward_query_kernel(Geometry g, Operands<scalar_t> in, GradOperands<scalar_t> gr, at::opmath_type<scalar_t> scale,
+                          scalar_t* dq, at::opmath_type<scalar_t>* probs, at::opmath_type<scalar_t>* dlogits,
+                          at::opmath_type<scalar_t>* drpb_partial) {
   using acc_t = at::opmath_type<scalar_t>;
   const int nq = g.tile * g.tile;
   acc_t* halo = shared_memory<acc_t>();
@@ -342,9 +339,8 @@ __global__ void __launch_bounds__(kThreads)
 // drpb[h, o] = sum over the blocks of pass 1 of their partials, in double, one warp per (h, o): lane l
 // adds blocks l, l + 32, ... in order, then a butterfly tree adds the lanes. Fixed order throughout.
 template <typename scalar_t>
-__global__ void __launch_bounds__(kThreads)
-    drpb_kernel(int blocks_per_head_pair, int pairs, int heads, int kk, const at::opmath_type<scalar_t>* partial,
-                scalar_t* drpb) {
+__global__ void __launch_bounds__(kThreads) drpb_kernel(int blocks_per_head_pair, int pairs, int heads, int kk,
+                                                        const at::opmath_type<scalar_t>* partial, scalar_t* drpb) {
   const int col = blockIdx.x * kWarps + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (col >= heads * kk) return;  // uniform across the warp
   const int h = col / kk, o = col % kk;
