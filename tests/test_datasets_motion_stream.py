@@ -41,6 +41,7 @@ def test_an_item_is_a_function_of_seed_epoch_and_index(data_dir):
     np.testing.assert_array_equal(a.render(5), b.render(5))
     expected, _ = render_video(np.random.default_rng([4, 3, 3, 5]), CLASS_NAMES[5], 32, 8)
     np.testing.assert_array_equal(a.render(5), expected)
+    np.testing.assert_array_equal(a.render(5, [6, 0, 0, 3]), expected[[6, 0, 0, 3]])
     b.set_epoch(4)
     assert not np.array_equal(a.render(5), b.render(5))
     assert not np.array_equal(a.render(5), a.render(6))

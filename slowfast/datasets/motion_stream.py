@@ -74,18 +74,19 @@ class MotionStreamDataset(VideoDataset):
     def _missing_files(self, record: VideoRecord) -> list[str]:
         return []
 
-    def render(self, index: int) -> np.ndarray:
-        """All frames of item `index` of the current epoch: uint8 [num_frames, size, size, 3]."""
+    def render(self, index: int, frames_wanted: list[int] | None = None) -> np.ndarray:
+        """Frames `frames_wanted` (default all) of item `index` of the current epoch: uint8 [F, size, size, 3]."""
         info = self.info
         rng = np.random.default_rng([info["seed"], STREAM_SPLIT_ID, self.epoch, index])
         label = self.records[index].label
-        frames, _ = render_video(rng, info["classes"][label], info["size"], info["num_frames"], info["tier"])
+        frames, _ = render_video(rng, info["classes"][label], info["size"], info["num_frames"], info["tier"],
+                                 frames_wanted)
         return frames
 
     def _read_clip(self, record: VideoRecord, view: int | None) -> torch.Tensor:
         index = int(record.path.rsplit("/", 1)[1])
         indices = segment_indices(record.num_frames, self.num_frames, view, self.num_temporal_views)
-        return torch.from_numpy(self.render(index)[indices])
+        return torch.from_numpy(self.render(index, indices))  # only the sampled frames are drawn
 
 
 @DATASET_REGISTRY.register()

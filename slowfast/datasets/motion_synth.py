@@ -83,11 +83,15 @@ class _Object:
         return 1.0 + sum(a * np.cos(k * angle + p) for a, k, p in self.harmonics)
 
     def draw(self, canvas: np.ndarray, centre_xy, angle: float, radius_px: float) -> None:
-        """Paint onto canvas [S, S, 3] (in place), wrapping around the edges."""
+        """Paint onto canvas [S, S, 3] (in place), wrapping around the edges. Only the pixels of a box around
+        the object (which reaches 1.75 radii at most) are visited."""
         s = canvas.shape[0]
-        py, px = np.mgrid[0:s, 0:s].astype(np.float32) + 0.5
-        dx = (px - centre_xy[0] + s / 2) % s - s / 2
-        dy = (py - centre_xy[1] + s / 2) % s - s / 2
+        reach = min(int(np.ceil(1.8 * radius_px)) + 1, s // 2)
+        ys = (int(centre_xy[1]) + np.arange(-reach, reach + 1)) % s
+        xs = (int(centre_xy[0]) + np.arange(-reach, reach + 1)) % s
+        py, px = np.meshgrid(ys, xs, indexing="ij")
+        dx = (px.astype(np.float32) + 0.5 - centre_xy[0] + s / 2) % s - s / 2
+        dy = (py.astype(np.float32) + 0.5 - centre_xy[1] + s / 2) % s - s / 2
         cos, sin = np.cos(angle), np.sin(angle)
         ux = (cos * dx + sin * dy) / radius_px  # rotate the pixel offset back by `angle`
         uy = (-sin * dx + cos * dy) / radius_px
@@ -95,12 +99,15 @@ class _Object:
         g = self._GRID
         iy = np.clip(((uy + 1.5) / 3.0 * g).astype(int), 0, g - 1)
         ix = np.clip(((ux + 1.5) / 3.0 * g).astype(int), 0, g - 1)
-        canvas[inside] = self.texture[iy[inside], ix[inside]]
+        canvas[py[inside], px[inside]] = self.texture[iy[inside], ix[inside]]
 
 
 def render_video(rng: np.random.Generator, class_name: str, size: int, num_frames: int,
-                 tier: str = "still") -> tuple[np.ndarray, dict]:
+                 tier: str = "still", frames_wanted: list[int] | None = None) -> tuple[np.ndarray, dict]:
     """One video of class `class_name`: (uint8 frames [num_frames, size, size, 3], its motion).
+
+    `frames_wanted` (0-based indices, repeats allowed): draw only those frames, [len, size, size, 3], equal
+    to the same rows of the whole video (the generator is drawn from before any frame is drawn).
 
     Motion (image coordinates: x right, y down, px of these frames; angles grow clockwise on screen):
     "velocity" [vx, vy] of the object and "camera_velocity" of the background (px per frame; the object's
@@ -128,19 +135,18 @@ def render_video(rng: np.random.Generator, class_name: str, size: int, num_frame
     angular = {"rotate_clockwise": spin, "rotate_anticlockwise": -spin}.get(class_name, 0.0)
     growth = {"approach": growth_rate, "recede": -growth_rate}.get(class_name, 0.0)
     lo, hi = _LOG_SCALE
-    frames = np.empty((num_frames, size, size, 3), np.uint8)
-    centres, radii = [], []
-    for t in range(num_frames):
+    times = np.arange(num_frames)
+    centres = (centre0 + velocity * times[:, None]) % size
+    radii = base_radius * np.exp(lo + (log_scale0 - lo + growth * times) % (hi - lo))
+    wanted = range(num_frames) if frames_wanted is None else frames_wanted
+    frames = np.empty((len(wanted), size, size, 3), np.uint8)
+    for i, t in enumerate(wanted):
         shift = np.round(camera * t).astype(int)
         canvas = np.roll(background, (shift[1], shift[0]), axis=(0, 1))
-        centre = (centre0 + velocity * t) % size
-        radius = base_radius * np.exp(lo + (log_scale0 - lo + growth * t) % (hi - lo))
-        obj.draw(canvas, centre, angle0 + angular * t, radius)
-        frames[t] = np.clip(canvas, 0, 255).astype(np.uint8)
-        centres.append(centre.tolist())
-        radii.append(float(radius))
+        obj.draw(canvas, centres[t], angle0 + angular * t, radii[t])
+        frames[i] = np.clip(canvas, 0, 255).astype(np.uint8)
     motion = {"velocity": velocity.tolist(), "camera_velocity": camera.tolist(), "angular_velocity": angular,
-              "growth": growth, "centre": centres, "radius": radii}
+              "growth": growth, "centre": centres.tolist(), "radius": radii.tolist()}
     return frames, motion
 
 
