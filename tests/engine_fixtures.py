@@ -5,6 +5,7 @@ meta {"video_index", "view_index"}; the test split has VIEWS views per video.
 """
 
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -71,17 +72,17 @@ def engine_cfg(output_dir, *overrides: str):
         "OUTPUT_DIR", str(output_dir), *overrides])
 
 
-class EvalModeBatchNorm3d(nn.BatchNorm3d):
-    """BatchNorm3d that stays in eval mode (running statistics) even when the model trains."""
-
-    def train(self, mode: bool = True):
-        return super().train(False)
+@functools.cache
+def _eval_mode(cls: type[nn.BatchNorm3d]) -> type[nn.BatchNorm3d]:
+    """A subclass of `cls` that stays in eval mode (running statistics) even when the model trains."""
+    return type(f"EvalMode{cls.__name__}", (cls,), {"train": lambda self, mode=True: cls.train(self, False)})
 
 
 def freeze_batchnorm(model: nn.Module) -> nn.Module:
+    """Every BatchNorm3d of `model` (nn.BatchNorm3d or a subclass such as the model's own) in eval mode for good."""
     for m in model.modules():
-        if type(m) is nn.BatchNorm3d:
-            m.__class__ = EvalModeBatchNorm3d
+        if isinstance(m, nn.BatchNorm3d):
+            m.__class__ = _eval_mode(type(m))
     return model
 
 
