@@ -79,7 +79,8 @@ def _shuffled_test(output_dir: str) -> dict:
 
 
 def _mean_std(values: list[float]) -> str:
-    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.1f}"
+    """"mean ± sample std", or the value alone for one seed."""
+    return f"{np.mean(values):.1f}" + (f" ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else "")
 
 
 def table(results: list[dict], seeds: list[int]) -> list[str]:
