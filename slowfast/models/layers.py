@@ -38,8 +38,10 @@ class BatchNorm3d(nn.BatchNorm3d):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: [B, C, T, H, W] in any layout -> [B, C, T, H, W] channels-last."""
-        return super().forward(torch.empty_like(x, memory_format=torch.channels_last_3d).copy_(x))
+        """x: [B, C, T, H, W] in any layout -> [B, C, T, H, W] channels-last (copied only when x is not dense
+        channels-last already: at batch 1 the batch stride decides, which `is_contiguous` ignores)."""
+        dense = x.is_contiguous(memory_format=torch.channels_last_3d) and x.stride(0) == x[0].numel()
+        return super().forward(x if dense else torch.empty_like(x, memory_format=torch.channels_last_3d).copy_(x))
 
 
 class PatchEmbed(nn.Module):
