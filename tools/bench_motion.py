@@ -73,7 +73,7 @@ def _train_and_test(name: str, data_dir: str, output_dir: str, seed: int, thread
 def _shuffled_test(output_dir: str) -> dict:
     """Multi-view test of the run's best checkpoint on time-shuffled frames."""
     if os.path.exists(os.path.join(output_dir, SHUFFLED_RESULTS)):
-        return test_metrics(output_dir, SHUFFLED_RESULTS)
+        return test_metrics(os.path.join(output_dir, SHUFFLED_RESULTS))
     cfg = load_config(os.path.join(output_dir, "config.yaml"), ["TEST.SAVE_RESULTS_PATH", SHUFFLED_RESULTS])
     return test(cfg, lambda c, split: TimeShuffled(construct_loader(c, split), c.RNG_SEED))
 
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     torch.set_num_threads(os.cpu_count() or 1)
     results = []
     for tier, seed, model, _, out in jobs:
-        metrics, shuffled = test_metrics(out, "results.pkl"), _shuffled_test(out)
+        metrics, shuffled = test_metrics(os.path.join(out, "results.pkl")), _shuffled_test(out)
         cfg = load_config(os.path.join(out, "config.yaml"))
         results.append({"tier": tier, "seed": seed, "model": model, "top1": metrics["top1"],
                         "top5": metrics["top5"], "shuffled_top1": shuffled["top1"],

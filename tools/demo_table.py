@@ -15,7 +15,8 @@ import sys
 import torch
 
 from slowfast.config import load_config
-from slowfast.datasets.motion_stream import read_dataset_info
+from slowfast.datasets.motion_stream import read_dataset_info, videos_per_epoch
+from slowfast.engine.evaluator import results_path
 from slowfast.models import build_model
 from slowfast.utils.complexity import clip_flops, count_parameters
 from slowfast.utils.run_report import plot_learning_curves, test_metrics, validation_curve
@@ -25,7 +26,7 @@ logger = logging.getLogger("demo_table")
 
 def clips_per_epoch(cfg) -> int:
     """Training clips per epoch of a motion_stream run (whole batches: the last partial one is dropped)."""
-    videos = cfg.DATA.STREAM_VIDEOS_PER_EPOCH or read_dataset_info(cfg.DATA.PATH_TO_DATA_DIR)["counts"]["train"]
+    videos = videos_per_epoch(cfg, read_dataset_info(cfg.DATA.PATH_TO_DATA_DIR))
     return videos // cfg.TRAIN.BATCH_SIZE * cfg.TRAIN.BATCH_SIZE
 
 
@@ -35,11 +36,11 @@ def run_row(name: str, output_dir: str, minutes: float) -> dict:
     model = build_model(cfg)
     crop = cfg.DATA.TEST_CROP_SIZE
     flops, _ = clip_flops(model, torch.zeros(1, 3, cfg.DATA.NUM_FRAMES, crop, crop))
-    curve = validation_curve(output_dir)
+    curve, per_epoch = validation_curve(output_dir), clips_per_epoch(cfg)
     return {"name": name, "params_m": count_parameters(model) / 1e6, "gflops": flops / 1e9,
-            "chance": 100 / cfg.MODEL.NUM_CLASSES, **test_metrics(output_dir, cfg.TEST.SAVE_RESULTS_PATH),
-            "seed": cfg.RNG_SEED, "clips": clips_per_epoch(cfg) * (curve[-1][0] if curve else 0),
-            "clips_per_epoch": clips_per_epoch(cfg), "curve": curve, "minutes": minutes}
+            "chance": 100 / cfg.MODEL.NUM_CLASSES, **test_metrics(results_path(cfg)),
+            "seed": cfg.RNG_SEED, "clips": per_epoch * (curve[-1][0] if curve else 0),
+            "clips_per_epoch": per_epoch, "curve": curve, "minutes": minutes}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -46,6 +46,11 @@ def read_dataset_info(data_dir: str) -> dict:
     return info
 
 
+def videos_per_epoch(cfg, info: dict) -> int:
+    """Training videos per epoch: DATA.STREAM_VIDEOS_PER_EPOCH, or the dataset folder's train count."""
+    return cfg.DATA.STREAM_VIDEOS_PER_EPOCH or info["counts"]["train"]
+
+
 class MotionStreamDataset(VideoDataset):
     """Training split of `motion_stream` (see the module docstring). Items as `VideoDataset`'s."""
 
@@ -63,7 +68,7 @@ class MotionStreamDataset(VideoDataset):
         self.epoch = epoch
 
     def _records(self, list_split: str) -> list[VideoRecord]:
-        count = self.cfg.DATA.STREAM_VIDEOS_PER_EPOCH or self.info["counts"]["train"]
+        count = videos_per_epoch(self.cfg, self.info)
         if count < 1:
             raise ValueError(f"motion_stream: no videos per epoch: set DATA.STREAM_VIDEOS_PER_EPOCH (the dataset in "
                              f"{self.cfg.DATA.PATH_TO_DATA_DIR} was written with no train videos)")

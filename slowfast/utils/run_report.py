@@ -23,9 +23,9 @@ def validation_curve(output_dir: str) -> list[tuple[int, float]]:
     return sorted(curve.items())
 
 
-def test_metrics(output_dir: str, results_file: str) -> dict:
-    """The metrics the multi-view test saved in OUTPUT_DIR/results_file (TEST.SAVE_RESULTS_PATH)."""
-    with open(os.path.join(output_dir, results_file), "rb") as f:
+def test_metrics(path: str) -> dict:
+    """The metrics the multi-view test saved at `path` (`evaluator.results_path(cfg)`)."""
+    with open(path, "rb") as f:
         return pickle.load(f)["metrics"]
 
 
