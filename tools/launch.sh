@@ -34,12 +34,16 @@ launch_run_net() {
     if [ "$NNODES" -gt 1 ]; then
         rendezvous=(--nnodes "$NNODES" --node_rank "$NODE_RANK" --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT")
     fi
+    # The pre-flight check, once per machine and before torchrun: a missing list, video, weights file or an
+    # unloadable config ends here with one `error: ...` message (exit status 2), no traceback, no torchrun banner.
+    "$PYTHON" "$REPO/tools/check_data.py" --cfg "$config" NUM_GPUS "$NUM_GPUS" NUM_SHARDS "$NNODES" "$@" || exit $?
     echo "run_net: $NNODES machine(s) x $NPROC process(es), NUM_GPUS $NUM_GPUS, config $config" >&2
     "$PYTHON" -m torch.distributed.run "${rendezvous[@]}" --nproc_per_node "$NPROC" \
-        "$REPO/tools/run_net.py" --cfg "$config" NUM_GPUS "$NUM_GPUS" NUM_SHARDS "$NNODES" "$@"
+        "$REPO/tools/run_net.py" --no-check --cfg "$config" NUM_GPUS "$NUM_GPUS" NUM_SHARDS "$NNODES" "$@"
 }
 
-# The checkpoint test.sh evaluates: CHECKPOINT if set, else the best by validation, else the newest.
+# The checkpoint test.sh evaluates: CHECKPOINT if set and not empty, else the best by validation, else (empty:
+# run_net.py's own choice) the newest; with none, the pre-flight check says to set CHECKPOINT or train first.
 test_checkpoint() {
     local best="$OUTPUT_DIR/checkpoints/checkpoint_best.pyth"
     if [ -n "${CHECKPOINT:-}" ]; then echo "$CHECKPOINT"; elif [ -f "$best" ]; then echo "$best"; fi

@@ -6,7 +6,7 @@ EXP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DATA_DIR="${DATA_DIR:-/path/to/kinetics400}"  # lists train.csv, val.csv, test.csv: <path>,<label>
 VIDEO_DIR="${VIDEO_DIR:-$DATA_DIR/videos}"  # joined to the paths in the lists
 OUTPUT_DIR="${OUTPUT_DIR:-$EXP_DIR/output}"
-PRETRAINED="${PRETRAINED:-/path/to/uniformer_base_in1k.pth}"  # released weights; TRAIN.CHECKPOINT_FILE_PATH
+PRETRAINED="${PRETRAINED-/path/to/uniformer_base_in1k.pth}"  # released weights; PRETRAINED= (empty): from scratch
 source "$EXP_DIR/../../tools/launch.sh"
 launch_run_net "$EXP_DIR/config.yaml" DATA.PATH_TO_DATA_DIR "$DATA_DIR" DATA.PATH_PREFIX "$VIDEO_DIR" \
     TRAIN.CHECKPOINT_FILE_PATH "$PRETRAINED" OUTPUT_DIR "$OUTPUT_DIR" TEST.ENABLE False "$@"

@@ -5,7 +5,7 @@ set -euo pipefail
 EXP_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 DATA_DIR="${DATA_DIR:-$EXP_DIR/../../data/motion}"  # lists motion_frames_{train,val,test}.txt and the frames
 OUTPUT_DIR="${OUTPUT_DIR:-$EXP_DIR/output}"
-PRETRAINED="${PRETRAINED:-}"  # trained from scratch
+PRETRAINED="${PRETRAINED-}"  # empty: trained from scratch
 source "$EXP_DIR/../../tools/launch.sh"
 launch_run_net "$EXP_DIR/config.yaml" DATA.PATH_TO_DATA_DIR "$DATA_DIR" DATA.PATH_PREFIX "$DATA_DIR" \
     TRAIN.CHECKPOINT_FILE_PATH "$PRETRAINED" OUTPUT_DIR "$OUTPUT_DIR" TEST.ENABLE False "$@"

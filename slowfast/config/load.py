@@ -4,32 +4,39 @@ import difflib
 import re
 from collections.abc import Sequence
 
+import yaml
+
 from .defaults import assert_and_infer_cfg, get_cfg
+from .errors import ConfigError
 from .node import CfgNode
 
 
 def load_config(cfg_file: str | None = None, opts: Sequence[str] = ()) -> CfgNode:
     """Defaults <- `cfg_file` <- `opts` (flat KEY VALUE list), checked once and frozen.
 
-    Any error names the file or the command-line pair at fault.
+    Any error is a `ConfigError` (a ValueError) naming the file or the command-line pair at fault.
     """
     cfg = get_cfg()
     if cfg_file:
         try:
             cfg.merge_from_file(cfg_file)
+        except OSError as err:  # the file or one of its _BASE_ files
+            raise ConfigError(f"{cfg_file}: cannot read {err.filename or cfg_file} ({err.strerror or err})") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{cfg_file}: not valid YAML ({' '.join(str(err).split())})") from None
         except (KeyError, ValueError, AssertionError) as err:
-            raise ValueError(f"{cfg_file}: {_message(err, cfg)}") from None
+            raise ConfigError(f"{cfg_file}: {_message(err, cfg)}") from None
     if len(opts) % 2:
-        raise ValueError(f"command-line overrides must be KEY VALUE pairs; got an odd list {list(opts)}")
+        raise ConfigError(f"command-line overrides must be KEY VALUE pairs; got an odd list {list(opts)}")
     for key, value in zip(opts[0::2], opts[1::2]):
         try:
             cfg.merge_from_list([key, value])
         except (KeyError, ValueError, AssertionError) as err:
-            raise ValueError(f"command-line override {key} {value}: {_message(err, cfg)}") from None
+            raise ConfigError(f"command-line override {key} {value}: {_message(err, cfg)}") from None
     try:
         assert_and_infer_cfg(cfg)
     except ValueError as err:
-        raise ValueError(f"{cfg_file or 'defaults'} + overrides: {err}") from None
+        raise ConfigError(f"{cfg_file or 'defaults'} + overrides: {err}") from None
     cfg.freeze()
     return cfg
 

@@ -56,7 +56,7 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
             self.num_temporal_views, self.num_spatial_crops = 1, 1
         self.num_views = self.num_temporal_views * self.num_spatial_crops
         self.num_samples = cfg.AUG.NUM_SAMPLE if split == "train" else 1
-        list_split = cfg.TEST.SPLIT if split == "test" else split
+        list_split = _list_split(cfg, split)
         self.records: list[VideoRecord] = self._records(list_split)
         self._train_transform = TrainTransform(cfg) if split == "train" else None
         self._test_transform = EvalTransform(cfg)
@@ -69,6 +69,14 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
             self._check_files()
         logger.info("%s %s: %d videos, %d items (list %s)", type(self).__name__, split, len(self.records),
                     len(self), list_split)
+
+    @classmethod
+    def split_records(cls, cfg, split: str) -> list[VideoRecord]:
+        """The records `cls(cfg, split)` would hold, read from its list (TEST.SPLIT's for "test") without
+        building the dataset: no transforms, no file checks. The pre-flight check reads lists this way."""
+        dataset = cls.__new__(cls)
+        dataset.cfg, dataset.split = cfg, split
+        return dataset._records(_list_split(cfg, split))
 
     @abc.abstractmethod
     def _records(self, list_split: str) -> list[VideoRecord]:
@@ -144,6 +152,11 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
         crop = spatial if self.num_spatial_crops == 3 else 1
         meta = {"video_index": video_index, "view_index": view_index}
         return [self._test_transform(frames, crop)], record.label, index, meta
+
+
+def _list_split(cfg, split: str) -> str:
+    """The list a split reads: its own, except "test", which reads TEST.SPLIT's ("val" for the sth recipes)."""
+    return cfg.TEST.SPLIT if split == "test" else split
 
 
 def missing(paths) -> list[str]:
