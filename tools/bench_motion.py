@@ -1,16 +1,20 @@
-"""The motion benchmark: the demo pair (exp/motion_emim_tiny, exp/motion_baseline_tiny) over seeds and
-difficulty tiers, multi-view top-1 mean and spread, and a control on time-shuffled frames.
+"""The motion benchmark: the demo pair (exp/motion_emim_tiny, exp/motion_baseline_tiny) over tasks and
+seeds, paired by seed.
 
-    python tools/bench_motion.py [--seeds 0 1 2] [--tiers still pan] [--jobs 2] [--out output/bench_motion]
-                                 [KEY VALUE ...]      # config overrides for every run
+    python tools/bench_motion.py [--seeds 0 1 2 3 4] [--tasks translation all] [--tier still] [--jobs 2]
+                                 [--time-shuffled] [--out output/bench_motion] [KEY VALUE ...]
 
-For each tier and seed: the motion dataset of that seed and tier (val/test files; training renders fresh
-videos), both models trained with the demo's recipe and RNG_SEED = seed, tested multi-view on the best
-checkpoint by validation (as test.sh does), then tested again with the frames of every view in a random
-order (the control: a model that uses motion should fall to chance or to the motion-kind pairs, see
-motion_synth). Runs already finished under --out are reused, so an interrupted benchmark continues.
-`--jobs` runs train in parallel, each with cores / jobs threads. Prints the table and writes it to
-OUT/bench_motion.md with every number in OUT/bench_motion.json.
+Tasks: `translation` (the generator's first 4 classes: left/right/up/down) and `all` (the 8 classes: also
+rotation and scaling). For each task and seed: the motion dataset of that seed (val/test files; training
+renders fresh videos), both models trained with the demo's recipe (the KEY VALUE overrides apply to both)
+and RNG_SEED = seed, tested multi-view on the best checkpoint by validation (as test.sh does). The tables:
+top-1 per model (mean, spread, each seed) and whether the leading model's validation has levelled off
+(gain < 2 points over the last quarter of training) or is "still rising"; EMIM - global per seed with its
+mean and 95% t-interval; accuracy on the kind of motion (the time-reversed pair) and on the direction within
+it, per kind. `--time-shuffled` adds a control: the same models tested with the frames of every view in a
+random order (a model that uses the order falls to the pair level). Runs already finished under --out are
+reused, so an interrupted benchmark continues. `--jobs` runs train in parallel, each with cores / jobs
+threads. Prints the tables and writes them to OUT/bench_motion.md with every number in OUT/bench_motion.json.
 """
 
 import argparse
@@ -18,6 +22,7 @@ import concurrent.futures
 import json
 import logging
 import os
+import pickle
 import subprocess
 import sys
 
@@ -26,13 +31,16 @@ import torch
 
 from slowfast.config import load_config
 from slowfast.datasets import construct_loader
-from slowfast.datasets.motion_synth import TIERS, write_motion_dataset
+from slowfast.datasets.motion_synth import CLASS_NAMES, TIERS, write_motion_dataset
 from slowfast.engine.evaluator import test
+from slowfast.utils.bench_stats import LEVEL_POINTS, kind_and_direction, last_quarter_gain, paired_interval
 from slowfast.utils.run_report import test_metrics, validation_curve
 
 logger = logging.getLogger("bench_motion")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ("motion_emim_tiny", "motion_baseline_tiny")
+# the benchmark's tasks: translation only (the generator's first 4 classes) and all 8 kinds of motion
+TASKS = {"translation": CLASS_NAMES[:4], "all": CLASS_NAMES}
 SHUFFLED_RESULTS = "results_time_shuffled.pkl"
 
 
@@ -83,58 +91,89 @@ def _mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.1f}" + (f" ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else "")
 
 
-def table(results: list[dict], seeds: list[int]) -> list[str]:
-    """Markdown rows: per tier and model, top-1 mean ± std over seeds, each seed, time-shuffled control;
-    then EMIM minus baseline per tier (paired by seed)."""
-    lines = [f"| tier | model | top-1 mean ± std (%) | per seed {tuple(seeds)} | time-shuffled top-1 (%) "
-             "| chance (%) |",
-             "|---|---|---|---|---|---|"]
-    by_key = {(r["tier"], r["model"], r["seed"]): r for r in results}
-    tiers = sorted({r["tier"] for r in results}, key=TIERS.index)
-    for tier in tiers:
+def run_result(task: str, seed: int, model: str, output_dir: str, time_shuffled: bool) -> dict:
+    """The numbers of one finished run: test top-1, kind/direction breakdown, validation curve (and the control)."""
+    with open(os.path.join(output_dir, "results.pkl"), "rb") as f:
+        saved = pickle.load(f)
+    cfg = load_config(os.path.join(output_dir, "config.yaml"))
+    curve = validation_curve(output_dir)
+    result = {"task": task, "seed": seed, "model": model, "top1": saved["metrics"]["top1"],
+              "top5": saved["metrics"]["top5"], "chance": 100 / cfg.MODEL.NUM_CLASSES,
+              "kinds": kind_and_direction(saved["scores"], saved["labels"]), "val_curve": curve,
+              "last_quarter_gain": last_quarter_gain(curve)}
+    if time_shuffled:
+        result["shuffled_top1"] = _shuffled_test(output_dir)["top1"]
+    return result
+
+
+def tables(results: list[dict], seeds: list[int]) -> list[str]:
+    """Markdown tables: top-1 per task and model; EMIM - baseline paired by seed; kind and direction."""
+    by_key = {(r["task"], r["model"], r["seed"]): r for r in results}
+    tasks = [t for t in TASKS if any(r["task"] == t for r in results)]
+    shuffled = "shuffled_top1" in results[0]
+    lines = [f"| task | model | top-1 mean ± std (%) | per seed {tuple(seeds)} | last-quarter val gain (points) "
+             f"| chance (%) |{' time-shuffled top-1 (%) |' if shuffled else ''}",
+             f"|---|---|---|---|---|---|{'---|' if shuffled else ''}"]
+    for task in tasks:
         for model in MODELS:
-            runs = [by_key[tier, model, s] for s in seeds]
+            runs = [by_key[task, model, s] for s in seeds]
+            gains = [r["last_quarter_gain"] for r in runs]
+            rising = sum(g >= LEVEL_POINTS for g in gains)
             per_seed = ", ".join(f"{r['top1']:.1f}" for r in runs)
-            lines.append(f"| {tier} | {model} | {_mean_std([r['top1'] for r in runs])} | {per_seed} | "
-                         f"{_mean_std([r['shuffled_top1'] for r in runs])} | {runs[0]['chance']:.1f} |")
-    lines += ["", "| tier | EMIM - baseline, top-1 points (mean ± std over seeds) | per seed |", "|---|---|---|"]
-    for tier in tiers:
-        gaps = [by_key[tier, MODELS[0], s]["top1"] - by_key[tier, MODELS[1], s]["top1"] for s in seeds]
-        per_seed = ", ".join(f"{g:+.1f}" for g in gaps)
-        lines.append(f"| {tier} | {_mean_std(gaps)} | {per_seed} |")
+            lines.append(f"| {task} | {model} | {_mean_std([r['top1'] for r in runs])} | {per_seed} | "
+                         f"{np.mean(gains):+.1f} ({'still rising' if np.mean(gains) >= LEVEL_POINTS else 'levelled'}"
+                         f"; {rising}/{len(runs)} runs rising) | {runs[0]['chance']:.1f} |"
+                         + (f" {_mean_std([r['shuffled_top1'] for r in runs])} |" if shuffled else ""))
+    lines += ["", "| task | EMIM - baseline, top-1 points: mean [95% CI] | per seed | EMIM ahead / tied / behind |",
+              "|---|---|---|---|"]
+    for task in tasks:
+        gaps = [by_key[task, MODELS[0], s]["top1"] - by_key[task, MODELS[1], s]["top1"] for s in seeds]
+        mean, low, high = paired_interval(gaps)
+        counts = f"{sum(g > 0 for g in gaps)} / {sum(g == 0 for g in gaps)} / {sum(g < 0 for g in gaps)}"
+        lines.append(f"| {task} | {mean:+.1f} [{low:+.1f}, {high:+.1f}] | {', '.join(f'{g:+.1f}' for g in gaps)} "
+                     f"| {counts} |")
+    lines += ["", "| task | model | kind | right pair (%) | right direction within the pair (%) | per seed (pair / "
+              "direction) |", "|---|---|---|---|---|---|"]
+    for task in tasks:
+        for model in MODELS:
+            runs = [by_key[task, model, s] for s in seeds]
+            for kind in runs[0]["kinds"]:
+                pair = [r["kinds"][kind]["pair"] for r in runs]
+                direction = [r["kinds"][kind]["direction"] for r in runs]
+                lines.append(f"| {task} | {model} | {kind} | {_mean_std(pair)} | {_mean_std(np.nan_to_num(direction))} "
+                             f"| {', '.join(f'{p:.0f}/{d:.0f}' for p, d in zip(pair, direction))} |")
     return lines
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--tiers", nargs="+", choices=TIERS, default=list(TIERS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--tasks", nargs="+", choices=list(TASKS), default=list(TASKS))
+    parser.add_argument("--tier", choices=TIERS, default="still", help="camera tier of every task")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
+    parser.add_argument("--time-shuffled", action="store_true", help="add the time-shuffled control")
     parser.add_argument("--out", default=os.path.join(REPO, "output", "bench_motion"))
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     jobs = []
-    for tier in args.tiers:
+    for task in args.tasks:
         for seed in args.seeds:
-            data_dir = os.path.join(args.out, "data", f"{tier}-seed{seed}")
+            run = f"{task}-{args.tier}-seed{seed}"
+            data_dir = os.path.join(args.out, "data", run)
             if not os.path.exists(os.path.join(data_dir, "motion_dataset.json")):
-                write_motion_dataset(data_dir, seed=seed, num_train=0, num_val=96, num_test=96, tier=tier)
+                write_motion_dataset(data_dir, seed=seed, num_train=0, num_val=96, num_test=96, tier=args.tier,
+                                     classes=TASKS[task])
             for model in MODELS:
-                jobs.append((tier, seed, model, data_dir, os.path.join(args.out, f"{tier}-seed{seed}", model)))
+                jobs.append((task, seed, model, data_dir, os.path.join(args.out, run, model)))
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        for future in [pool.submit(_train_and_test, model, data_dir, out, seed, threads, args.opts)
-                       for tier, seed, model, data_dir, out in jobs]:
+        for future in [pool.submit(_train_and_test, model, data_dir, out, seed, threads,
+                                   ["MODEL.NUM_CLASSES", str(len(TASKS[task])), *args.opts])
+                       for task, seed, model, data_dir, out in jobs]:
             future.result()
     torch.set_num_threads(os.cpu_count() or 1)
-    results = []
-    for tier, seed, model, _, out in jobs:
-        metrics, shuffled = test_metrics(os.path.join(out, "results.pkl")), _shuffled_test(out)
-        cfg = load_config(os.path.join(out, "config.yaml"))
-        results.append({"tier": tier, "seed": seed, "model": model, "top1": metrics["top1"],
-                        "top5": metrics["top5"], "shuffled_top1": shuffled["top1"],
-                        "chance": 100 / cfg.MODEL.NUM_CLASSES, "val_curve": validation_curve(out)})
-    lines = table(results, args.seeds)
+    results = [run_result(task, seed, model, out, args.time_shuffled) for task, seed, model, _, out in jobs]
+    lines = tables(results, args.seeds)
     for line in lines:
         logger.info(line)
     with open(os.path.join(args.out, "bench_motion.md"), "w") as f:

@@ -83,8 +83,10 @@ class EmimAttention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
-        # Hook point (no parameters, identity): forward hooks on it see the raw cost volume [B, T, H, W, n, K*K].
+        # Hook points (no parameters, identity): forward hooks on them see the raw cost volume
+        # [B, T, H, W, n, K*K] (what the motion MLP reads) and the context branch's output [B, T, H, W, n, d].
         self.cost_volume = nn.Identity()
+        self.context_output = nn.Identity()
         area = window * window
         self.motion_conv = (
             nn.Sequential(nn.Linear(area, 4 * area), QuickGELU(), nn.Linear(4 * area, self.head_dim))
@@ -108,7 +110,7 @@ class EmimAttention(nn.Module):
         q, k, v = self.qkv(x).view(batch, *thw, 3, self.num_heads, self.head_dim).unbind(4)
         cost, context = self.op(q, k, v, self.rpb, self.scale, self.backend)  # [B, T, H, W, n, K*K / d]
         cost = self.cost_volume(cost)
-        out = context if self.use_context else None
+        out = self.context_output(context) if self.use_context else None
         if self.motion_conv is not None:
             motion = self.motion_conv(cost)
             out = motion if out is None else out + motion

@@ -1,9 +1,12 @@
-"""Recording the raw EMIM cost volumes of a model's forward pass through the `cost_volume` hook points."""
+"""Recording what a model's attention layers see in a forward pass: EMIM's raw cost volumes (through the
+`cost_volume` hook points) and the tokens each attention layer receives."""
 
 import torch.nn as nn
 from torch import Tensor
 
-from slowfast.models.attention import EmimAttention
+from slowfast.models.attention import EmimAttention, GlobalAttention
+
+ATTENTION_TYPES = (EmimAttention, GlobalAttention)
 
 
 class CostVolumes:
@@ -27,6 +30,37 @@ class CostVolumes:
 
     def __enter__(self) -> "CostVolumes":
         self._handles = [m.cost_volume.register_forward_hook(self._hook(name)) for name, m in self.layers.items()]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+
+class AttentionInputs:
+    """`with AttentionInputs(model, names) as rec: model(x)`: then `rec.tokens` maps each block name
+    ("blocks3.0", its token mixer `<name>.attn` an EmimAttention or GlobalAttention) to the tokens that
+    mixer received in the last forward pass, [B, T, H, W, C] (detached). ValueError naming a block that
+    has no attention."""
+
+    def __init__(self, model: nn.Module, names: list[str]):
+        modules = dict(model.named_modules())
+        missing = [n for n in names if not isinstance(modules.get(f"{n}.attn"), ATTENTION_TYPES)]
+        if missing:
+            raise ValueError(f"{type(model).__name__} has no attention block named {missing}")
+        self.layers = {n: modules[f"{n}.attn"] for n in names}
+        self.tokens: dict[str, Tensor] = {}
+        self._handles = []
+
+    def _hook(self, name: str):
+        def record(module, args):
+            x, (t, h, w) = args
+            self.tokens[name] = x.detach().reshape(x.shape[0], t, h, w, x.shape[-1])
+        return record
+
+    def __enter__(self) -> "AttentionInputs":
+        self._handles = [m.register_forward_pre_hook(self._hook(name)) for name, m in self.layers.items()]
         return self
 
     def __exit__(self, *exc) -> None:

@@ -148,29 +148,49 @@ def direction_hits(mined: np.ndarray, true: np.ndarray, max_angle_deg: float = M
     return (norms > 0) & (cos > math.cos(math.radians(max_angle_deg)))
 
 
-def score_clip(displacement: Tensor, motion: ObjectMotion, token_frames: list[int], geometry: ViewGeometry,
-               input_size: tuple[int, int]) -> tuple[int, int]:
-    """(hits, scored tokens) of one layer on one clip.
+@dataclass(frozen=True)
+class ScoredTokens:
+    """The object tokens of one token-frame pair that a reading of the motion is scored on."""
 
-    displacement [T-1, H, W, 2] (dx, dy) in tokens (head-averaged soft-argmax); token_frames [T] the stored
-    frame each token frame shows; input_size (H_in, W_in) of the model input. Scored: object tokens (token
-    centre within the object's mean radius) of pairs whose frames differ, true displacement (first order,
-    times the stored-frame gap, in model px) at least MIN_TRUE_PX long.
-    """
-    pairs, height, width, _ = displacement.shape
-    if len(token_frames) != pairs + 1:
-        raise ValueError(f"score_clip: {len(token_frames)} token frames for {pairs} displacement fields")
-    centres = token_centres(height, width, input_size)
-    stored = geometry.to_stored(centres)
-    stride = np.array([input_size[1] / width, input_size[0] / height])
-    mined_px = displacement.reshape(pairs, height * width, 2).double().cpu().numpy() * stride
-    hits = total = 0
-    for t in range(pairs):
+    pair: int  # t of the pair t -> t+1
+    tokens: np.ndarray  # [N] flat token index i * W + j in the H x W grid
+    true_px: np.ndarray  # [N, 2] true displacement (dx, dy) between the pair's frames, model-input px
+
+
+def scored_tokens(motion: ObjectMotion, token_frames: list[int], geometry: ViewGeometry, grid: tuple[int, int],
+                  input_size: tuple[int, int]) -> list[ScoredTokens]:
+    """Object tokens of one clip, per pair of token frames: token_frames [T] the stored frame each token frame
+    shows, grid (H, W) tokens, input_size (H_in, W_in) of the model input. Scored: tokens whose centre lies
+    within the object's mean radius, in pairs whose frames differ, with a true displacement (first order,
+    times the stored-frame gap, in model px) at least MIN_TRUE_PX long."""
+    stored = geometry.to_stored(token_centres(*grid, input_size))
+    scored = []
+    for t in range(len(token_frames) - 1):
         frame, gap = token_frames[t], token_frames[t + 1] - token_frames[t]
         if gap == 0:
             continue
         true_px = motion.displacement(frame, stored) * gap * geometry.scale
-        scored = motion.covers(frame, stored) & (np.linalg.norm(true_px, axis=1) >= MIN_TRUE_PX)
-        hits += int(direction_hits(mined_px[t][scored], true_px[scored]).sum())
-        total += int(scored.sum())
+        keep = np.flatnonzero(motion.covers(frame, stored) & (np.linalg.norm(true_px, axis=1) >= MIN_TRUE_PX))
+        scored.append(ScoredTokens(t, keep, true_px[keep]))
+    return scored
+
+
+def token_stride(grid: tuple[int, int], input_size: tuple[int, int]) -> np.ndarray:
+    """[2] (x, y) model-input px per token."""
+    return np.array([input_size[1] / grid[1], input_size[0] / grid[0]])
+
+
+def score_clip(displacement: Tensor, motion: ObjectMotion, token_frames: list[int], geometry: ViewGeometry,
+               input_size: tuple[int, int]) -> tuple[int, int]:
+    """(hits, scored tokens) of one layer on one clip: displacement [T-1, H, W, 2] (dx, dy) in tokens (e.g. the
+    head-averaged soft-argmax) against the true displacement at the `scored_tokens`."""
+    pairs, height, width, _ = displacement.shape
+    if len(token_frames) != pairs + 1:
+        raise ValueError(f"score_clip: {len(token_frames)} token frames for {pairs} displacement fields")
+    mined_px = displacement.reshape(pairs, height * width, 2).double().cpu().numpy() * token_stride(
+        (height, width), input_size)
+    hits = total = 0
+    for s in scored_tokens(motion, token_frames, geometry, (height, width), input_size):
+        hits += int(direction_hits(mined_px[s.pair][s.tokens], s.true_px).sum())
+        total += len(s.tokens)
     return hits, total
