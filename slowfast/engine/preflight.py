@@ -160,13 +160,23 @@ def _read_checkpoint(key: str, path: str, resume: bool) -> tuple[dict | None, Pr
         checkpoint = _load(path)
         state = extract_state_dict(checkpoint, path)
     except Exception as err:  # truncated file, not a torch file, pickled code, no tensors
-        return None, Problem(key, f"{path} cannot be read as weights ({type(err).__name__}: {err})", key)
+        return None, Problem(key, f"{path} cannot be read as weights ({type(err).__name__}: {_short(err)})", key)
     missing = [k for k in REQUIRED_KEYS if k not in checkpoint] if resume else []
     if missing:
         return None, Problem("TRAIN.CHECKPOINT_LOAD_OPTIMIZER", f"is True but {path} is not a training checkpoint "
                              f"(it has no {', '.join(missing)}); set it False to fine-tune from these weights",
                              "TRAIN.CHECKPOINT_LOAD_OPTIMIZER")
     return state, None
+
+
+def _short(err: Exception) -> str:
+    """One line of an error: of torch's weights-only unpickling message, the reason alone (its advice to
+    load with weights_only=False does not apply to a file that is not a checkpoint)."""
+    text = str(err)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].split("\n\nCheck", 1)[0]
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _load(path: str):
