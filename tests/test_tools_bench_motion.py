@@ -43,21 +43,24 @@ def test_bench_and_demo_table_on_a_tiny_budget(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = str(tmp_path / "bench")
     caplog.set_level("INFO")
-    results = bench_motion.main(["--seeds", "0", "--tiers", "still", "--jobs", "2", "--out", out, *TINY])
-    assert [(r["model"], r["tier"], r["seed"]) for r in results] == [
-        ("motion_emim_tiny", "still", 0), ("motion_baseline_tiny", "still", 0)]
+    args = ["--seeds", "0", "--tasks", "all", "--time-shuffled", "--out", out, *TINY]
+    results = bench_motion.main(["--jobs", "2", *args])
+    assert [(r["model"], r["task"], r["seed"]) for r in results] == [
+        ("motion_emim_tiny", "all", 0), ("motion_baseline_tiny", "all", 0)]
     for r in results:
         assert 0 <= r["top1"] <= 100 and 0 <= r["shuffled_top1"] <= 100 and r["chance"] == 12.5
         assert [e for e, _ in r["val_curve"]] == [1, 2]
+        assert r["last_quarter_gain"] == r["val_curve"][1][1] - r["val_curve"][0][1]
+        assert list(r["kinds"]) == ["translation", "rotation", "scaling"]
     table = open(os.path.join(out, "bench_motion.md")).read()
-    assert "| still | motion_emim_tiny |" in table and "EMIM - baseline" in table
+    assert "| all | motion_emim_tiny |" in table and "EMIM - baseline" in table and "| rotation |" in table
     assert json.load(open(os.path.join(out, "bench_motion.json")))[0]["top1"] == results[0]["top1"]
     # a second call reuses the finished runs (nothing retrained: same numbers, no new run logs)
-    assert bench_motion.main(["--seeds", "0", "--tiers", "still", "--out", out, *TINY]) == results
+    assert bench_motion.main(args) == results
 
-    rows = demo_table.main(["--output-root", os.path.join(out, "still-seed0"), "motion_emim_tiny=0.5",
+    rows = demo_table.main(["--output-root", os.path.join(out, "all-still-seed0"), "motion_emim_tiny=0.5",
                             "motion_baseline_tiny=0.5"])
     assert [r["top1"] for r in rows] == [r["top1"] for r in results]
     assert rows[0]["clips"] == 16 and rows[0]["chance"] == 12.5 and rows[0]["params_m"] > 0.1
-    with Image.open(os.path.join(out, "still-seed0", "learning_curves.png")) as image:
+    with Image.open(os.path.join(out, "all-still-seed0", "learning_curves.png")) as image:
         assert image.format == "PNG" and image.size[0] > 300
