@@ -39,7 +39,8 @@ def test_probe_tool_on_a_tiny_dataset(tmp_path):
     (tmp_path / "json_stats.log").write_text("".join(stats))
     checkpoint = str(tmp_path / "checkpoints/checkpoint_epoch_00002.pyth")
     report = probe_motion.main(["--cfg", str(tmp_path / "config.yaml"), "--checkpoint", checkpoint,
-                                "--probe-videos", "4", "--baseline-cfg", str(tmp_path / "config.yaml"), "--baseline-checkpoint", checkpoint,
+                                "--probe-videos", "4", "--baseline-cfg", str(tmp_path / "config.yaml"),
+                                "--baseline-checkpoint", checkpoint,
                                 "--along-training", "--device", "cpu", "--out", str(tmp_path / "out")])
     assert report["probe_split"] == str(data / "probe_seed1003" / "motion_test.json")
     probe_truth = json.loads((data / "probe_seed1003" / "motion_test.json").read_text())

@@ -9,6 +9,8 @@ calls per `sth` video, cheap enough for a 220k-video list (see tests/test_tools_
 """
 
 import os
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from iopath.common.file_io import g_pathmgr
@@ -22,6 +24,11 @@ from .video_dataset import VideoDataset
 
 # Missing videos of one list named one by one; the rest are counted.
 MAX_LISTED = 20
+# The stat pass: list entries per chunk; seconds per entry above which the file system counts as slow and the
+# chunks after the first are statted in STAT_THREADS threads (see `_stat_pass`).
+_STAT_CHUNK = 4096
+SLOW_STAT_S = 50e-6
+STAT_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -137,7 +144,23 @@ def _frame_files(record: VideoRecord, template: str) -> tuple[str, str]:
 
 
 def _stat_pass(records: list[VideoRecord], template: str | None) -> tuple[list[VideoRecord], list[tuple]]:
-    """(records present, [(record, what is missing)]): stat only. `template` None: records are video files."""
+    """(records present, [(record, what is missing)]) in list order: stat only. `template` None: records are
+    video files. The first chunk is timed: on a slow (network) file system, where a stat waits a millisecond
+    rather than microseconds, the rest run in STAT_THREADS threads that overlap the waits; on a local one
+    threads only add GIL hand-offs (3x slower, measured), so they stay sequential."""
+    chunks = [records[i:i + _STAT_CHUNK] for i in range(0, len(records), _STAT_CHUNK)] or [[]]
+    start = time.perf_counter()
+    present, absent = _stat_chunk(chunks[0], template)
+    slow = (time.perf_counter() - start) / max(len(chunks[0]), 1) > SLOW_STAT_S
+    results = (ThreadPoolExecutor(STAT_THREADS).map(lambda chunk: _stat_chunk(chunk, template), chunks[1:]) if slow
+               else (_stat_chunk(chunk, template) for chunk in chunks[1:]))
+    for chunk_present, chunk_absent in results:
+        present += chunk_present
+        absent += chunk_absent
+    return present, absent
+
+
+def _stat_chunk(records: list[VideoRecord], template: str | None) -> tuple[list[VideoRecord], list[tuple]]:
     present, absent = [], []
     for record in records:
         if template is None:
