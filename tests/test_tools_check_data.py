@@ -16,6 +16,7 @@ from PIL import Image
 from tiny_cfg import TINY, TINY_BASE
 
 from slowfast.config import ConfigError, load_config
+from slowfast.datasets import preflight
 from slowfast.datasets.motion_synth import write_motion_dataset
 from slowfast.datasets.preflight import check_split
 from slowfast.engine.preflight import SCRIPT_VARIABLES, PreflightError, check_run, prefix_variable
@@ -230,6 +231,22 @@ def test_stat_pass_of_a_220k_line_list_is_well_under_a_minute(tmp_path):
     print(f"\npre-flight of a {lines}-line sth list: {elapsed:.2f} s, {1e6 * elapsed / lines:.1f} us per line")
     assert (check.videos, check.decoded, check.problems) == (lines, 3, [])
     assert elapsed < 30
+
+
+def test_threaded_stat_pass_on_a_slow_file_system_keeps_the_list_order(tmp_path, monkeypatch):
+    for i in range(0, 50, 2):  # every odd folder is missing
+        (tmp_path / "frames" / f"{i:05d}").mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "frames" / f"{i:05d}" / "00001.jpg", "JPEG")
+    (tmp_path / "somethingv1_rgb_train.txt").write_text("".join(f"{i:05d} 1 0\n" for i in range(50)))
+    cfg = load_config(str(REPO / "exp" / STH_RECIPE / "config.yaml"), [
+        "DATA.PATH_TO_DATA_DIR", str(tmp_path), "DATA.PATH_PREFIX", str(tmp_path / "frames")])
+    sequential = check_split(cfg, "train")
+    monkeypatch.setattr(preflight, "_STAT_CHUNK", 4)
+    monkeypatch.setattr(preflight, "SLOW_STAT_S", 0.0)  # every file system is slow: 12 chunks in threads
+    threaded = check_split(cfg, "train")
+    assert threaded.problems == sequential.problems and len(sequential.problems) == 21  # 20 named + "and 5 more"
+    assert [p.where.rsplit(":", 1)[1] for p in sequential.problems[:20]] == [str(i) for i in range(2, 42, 2)]
+    assert sequential.problems[20].message == "and 5 more missing frame folders (lines 42 to 50)"
 
 
 def test_every_script_passes_the_variables_the_messages_name():

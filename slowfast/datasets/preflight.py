@@ -152,8 +152,11 @@ def _stat_pass(records: list[VideoRecord], template: str | None) -> tuple[list[V
     start = time.perf_counter()
     present, absent = _stat_chunk(chunks[0], template)
     slow = (time.perf_counter() - start) / max(len(chunks[0]), 1) > SLOW_STAT_S
-    results = (ThreadPoolExecutor(STAT_THREADS).map(lambda chunk: _stat_chunk(chunk, template), chunks[1:]) if slow
-               else (_stat_chunk(chunk, template) for chunk in chunks[1:]))
+    if slow:
+        with ThreadPoolExecutor(STAT_THREADS) as pool:
+            results = list(pool.map(lambda chunk: _stat_chunk(chunk, template), chunks[1:]))
+    else:
+        results = [_stat_chunk(chunk, template) for chunk in chunks[1:]]
     for chunk_present, chunk_absent in results:
         present += chunk_present
         absent += chunk_absent
