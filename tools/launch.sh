@@ -1,5 +1,6 @@
 # Sourced by exp/*/run.sh and exp/*/test.sh after they set EXP_DIR: launcher facts from the environment,
-# then `launch_run_net CONFIG [KEY VALUE ...]` starts tools/run_net.py under torchrun on this machine.
+# then `launch_run_net CONFIG [KEY VALUE ...]` runs the pre-flight check (tools/check_data.py) and starts
+# tools/run_net.py under torchrun on this machine.
 #
 #   one machine      GPUs detected (nvidia-smi); override with NUM_GPUS=4; none: one CPU process
 #   several machines NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT on every machine (same command)

@@ -64,6 +64,15 @@ def dataset_name(cfg, split: str) -> str:
     return cfg.TEST.DATASET if split == "test" else cfg.TRAIN.DATASET
 
 
+def data_kind(name: str) -> str:
+    """How dataset `name` keeps its videos on disk: "frames" (folders of frame files), "videos" (files), or
+    "rendered" (motion_stream: a dataset folder whose lists name paths inside it); "" for an unknown name."""
+    if _key(name) == _key("motion_stream"):
+        return "rendered"
+    cls = _dataset_class(name)
+    return "" if cls is None else "frames" if issubclass(cls, Sth) else "videos"
+
+
 def _dataset_class(name: str) -> type[VideoDataset] | None:
     """The VideoDataset class `build_dataset(name, cfg, split)` makes for a listed split, or None for an unknown
     name. `motion_stream` reads val/test as `sth` (its rendered training split: `_check_motion_stream`)."""

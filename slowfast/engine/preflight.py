@@ -21,8 +21,7 @@ import torch
 from iopath.common.file_io import g_pathmgr
 
 from slowfast.config import UserError
-from slowfast.datasets.build import _key
-from slowfast.datasets.preflight import Problem, SplitCheck, check_split
+from slowfast.datasets.preflight import Problem, SplitCheck, check_split, data_kind
 from slowfast.models import build_model
 from slowfast.utils.weights import extract_state_dict, match_state_dict
 
@@ -55,8 +54,8 @@ class PreflightError(UserError):
 def prefix_variable(cfg) -> str:
     """The exp/*/run.sh variable passed as DATA.PATH_PREFIX: the frames folder of `sth` lists, the video folder
     of video lists, the data folder itself for the motion recipes (their lists name paths inside it)."""
-    dataset = _key(cfg.TRAIN.DATASET if cfg.TRAIN.ENABLE else cfg.TEST.DATASET)
-    return {"sth": "FRAMES_DIR", "motionstream": "DATA_DIR"}.get(dataset, "VIDEO_DIR")
+    kind = data_kind(cfg.TRAIN.DATASET if cfg.TRAIN.ENABLE else cfg.TEST.DATASET)
+    return {"frames": "FRAMES_DIR", "rendered": "DATA_DIR"}.get(kind, "VIDEO_DIR")
 
 
 def render(problem: Problem, cfg) -> str:
