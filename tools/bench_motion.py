@@ -78,6 +78,24 @@ def _train_and_test(name: str, data_dir: str, output_dir: str, seed: int, thread
         subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
 
 
+def _probe(task_dir: str, threads: int) -> dict:
+    """tools/probe_motion.py on the EMIM run of task_dir with its global twin, along training (reused if done)."""
+    emim, twin = (os.path.join(task_dir, m) for m in MODELS)
+    report = os.path.join(emim, "probe_motion.json")
+    if not os.path.exists(report):
+        best = [os.path.join(d, "checkpoints", "checkpoint_best.pyth") for d in (emim, twin)]
+        tool = os.path.join(REPO, "tools", "probe_motion.py")
+        cmd = [sys.executable, tool, "--cfg", os.path.join(emim, "config.yaml"), "--checkpoint", best[0],
+               "--baseline-cfg", os.path.join(twin, "config.yaml"), "--baseline-checkpoint", best[1],
+               "--along-training", "--device", "cpu"]
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": REPO}
+        logger.info("probing %s", emim)
+        with open(os.path.join(task_dir, "probe_motion.log"), "w") as log:
+            subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    with open(report) as f:
+        return json.load(f)
+
+
 def _shuffled_test(output_dir: str) -> dict:
     """Multi-view test of the run's best checkpoint on time-shuffled frames."""
     if os.path.exists(os.path.join(output_dir, SHUFFLED_RESULTS)):
@@ -142,6 +160,38 @@ def tables(results: list[dict], seeds: list[int]) -> list[str]:
                 direction = [r["kinds"][kind]["direction"] for r in runs]
                 lines.append(f"| {task} | {model} | {kind} | {_mean_std(pair)} | {_mean_std(np.nan_to_num(direction))} "
                              f"| {', '.join(f'{p:.0f}/{d:.0f}' for p, d in zip(pair, direction))} |")
+    if any("probe" in r for r in results):
+        lines += ["", *probe_table(results, seeds, tasks)]
+    return lines
+
+
+# (model, reading, label) of the probe table's rows
+READINGS = (("trained", "cost", "cost volume, EMIM"), ("untrained", "cost", "cost volume, untrained EMIM"),
+            ("trained", "soft_argmax", "soft-argmax, EMIM"), ("trained", "input", "input tokens, EMIM"),
+            ("untrained", "input", "input tokens, untrained EMIM"),
+            ("global_twin", "input", "input tokens, global twin"))
+
+
+def probe_table(results: list[dict], seeds: list[int], tasks: list[str]) -> list[str]:
+    """Markdown: per task, layer and reading, the probe's direction accuracy on the test split over seeds;
+    then the knock-outs' multi-view top-1."""
+    emim = {(r["task"], r["seed"]): r["probe"] for r in results if "probe" in r}
+    lines = [f"| task | layer | reading | direction within 45 deg (%) mean ± std | per seed {tuple(seeds)} |",
+             "|---|---|---|---|---|"]
+    for task in tasks:
+        probes = [emim[task, s] for s in seeds]
+        for layer in probes[0]["layers"]:
+            for model, reading, label in READINGS:
+                values = [p[model][layer][reading]["direction"] for p in probes]
+                lines.append(f"| {task} | {layer} | {label} | {_mean_std(values)} | "
+                             f"{', '.join(f'{v:.1f}' for v in values)} |")
+    lines += ["", "| task | EMIM model tested with | multi-view top-1 (%) mean ± std | per seed |", "|---|---|---|---|"]
+    for task in tasks:
+        probes = [emim[task, s] for s in seeds]
+        for knockout in probes[0]["knockouts_top1"]:
+            values = [p["knockouts_top1"][knockout] for p in probes]
+            label = "nothing knocked out" if knockout == "none" else f"{knockout} knocked out"
+            lines.append(f"| {task} | {label} | {_mean_std(values)} | {', '.join(f'{v:.1f}' for v in values)} |")
     return lines
 
 
@@ -152,6 +202,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--tier", choices=TIERS, default="still", help="camera tier of every task")
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once")
     parser.add_argument("--time-shuffled", action="store_true", help="add the time-shuffled control")
+    parser.add_argument("--probe", action="store_true",
+                        help="tools/probe_motion.py on every EMIM run (with its twin, along training)")
     parser.add_argument("--out", default=os.path.join(REPO, "output", "bench_motion"))
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides for every run")
     args = parser.parse_args(argv)
@@ -173,6 +225,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
             future.result()
     torch.set_num_threads(os.cpu_count() or 1)
     results = [run_result(task, seed, model, out, args.time_shuffled) for task, seed, model, _, out in jobs]
+    if args.probe:
+        task_dirs = list(dict.fromkeys(os.path.dirname(out) for *_, out in jobs))
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            probes = dict(zip(task_dirs, pool.map(lambda d: _probe(d, threads), task_dirs)))
+        for r, (*_, out) in zip(results, jobs):
+            if r["model"] == MODELS[0]:
+                r["probe"] = probes[os.path.dirname(out)]
     lines = tables(results, args.seeds)
     for line in lines:
         logger.info(line)
