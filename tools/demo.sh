@@ -2,7 +2,9 @@
 # `make demo`: write the motion dataset if absent (val/test files; training renders fresh videos), train and
 # test the EMIM tiny UniFormer and its global-attention twin on it (exp/motion_emim_tiny,
 # exp/motion_baseline_tiny: run.sh then test.sh, from scratch, same seed and budget), then print the table
-# (chance beside multi-view top-1) and write learning_curves.png.
+# (chance beside multi-view top-1) and write learning_curves.png; then, for the trained EMIM model, the linear
+# probe of the true motion from its cost volume (beside its floors) and the branch knock-outs
+# (tools/probe_motion.py, 96 probe videos written with another seed).
 #   DATA_DIR    dataset folder (default data/motion)
 #   DEMO_OUTPUT runs and figure (default output/demo: output/demo/<exp>/, output/demo/learning_curves.png)
 set -euo pipefail
@@ -27,3 +29,6 @@ for name in motion_emim_tiny motion_baseline_tiny; do
     runs+=("$name=$(awk -v s="$start" -v e="$(date +%s)" 'BEGIN { printf "%.1f", (e - s) / 60 }')")
 done
 "$PYTHON" "$REPO/tools/demo_table.py" --output-root "$DEMO_OUTPUT" "${runs[@]}"
+emim="$DEMO_OUTPUT/motion_emim_tiny" twin="$DEMO_OUTPUT/motion_baseline_tiny"
+"$PYTHON" "$REPO/tools/probe_motion.py" --cfg "$emim/config.yaml" --checkpoint "$emim/checkpoints/checkpoint_best.pyth" \
+    --baseline-cfg "$twin/config.yaml" --baseline-checkpoint "$twin/checkpoints/checkpoint_best.pyth" --probe-videos 96
