@@ -36,7 +36,7 @@ from slowfast.utils.run_report import validation_curve
 from slowfast.visualization.capture import CostVolumes
 from slowfast.visualization.knockout import knockout_top1
 from slowfast.visualization.motion_field import CHANCE, load_ground_truth
-from slowfast.visualization.probe import collect, probe_layer
+from slowfast.visualization.probe import collect, load_views, probe_layer
 
 logger = logging.getLogger("probe_motion")
 
@@ -54,9 +54,10 @@ def probe_split(data_dir: str, seed: int, videos: int) -> str:
 
 
 def readings(cfg, model, probe, test, layers, device, kinds=("cost", "soft_argmax", "input")) -> dict:
-    """{layer: {reading: scores}} of `model`: probes fit on the probe split, scored on the test split."""
-    fit = collect(cfg, model, probe[1], os.path.dirname(probe[0]), layers, device)
-    held = collect(cfg, model, test[1], os.path.dirname(test[0]), layers, device)
+    """{layer: {reading: scores}} of `model`: probes fit on the probe split, scored on the test split (each a
+    (videos, views) pair)."""
+    fit = collect(cfg, model, *probe, layers, device)
+    held = collect(cfg, model, *test, layers, device)
     return {name: {k: probe_layer(fit[name], held[name], k) for k in kinds
                    if k == "input" or fit[name].soft_argmax_px is not None} for name in layers}
 
@@ -82,9 +83,11 @@ def main(argv: list[str] | None = None) -> dict:
     data_dir, device = cfg.DATA.PATH_TO_DATA_DIR, torch.device(args.device)
     seed = args.probe_seed if args.probe_seed is not None else read_dataset_info(data_dir)["seed"] + 1000
     probe_truth = probe_split(data_dir, seed, args.probe_videos)
-    probe = (probe_truth, load_ground_truth(probe_truth)[1])
     test_truth = os.path.join(data_dir, GROUND_TRUTH_TEMPLATE.format("test"))
-    test = (test_truth, load_ground_truth(test_truth)[1])
+    probe, test = [], []
+    for truth, split in ((probe_truth, probe), (test_truth, test)):
+        motions = load_ground_truth(truth)[1]
+        split += [motions, load_views(cfg, motions, os.path.dirname(truth))]
     model = load_model(cfg, args.checkpoint, device)
     layers = list(CostVolumes(model).layers)
     torch.manual_seed(cfg.RNG_SEED)
@@ -99,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
         report["global_twin"] = readings(base_cfg, base, probe, test, layers, device, ("input",))
     logger.info("linear probe of the true displacement of object tokens (fit on %d probe videos, seed %d; scored "
                 "on %d test videos): direction within 45 deg (chance %.0f%%) / end-point error px",
-                len(probe[1]), seed, len(test[1]), 100 * CHANCE)
+                len(probe[0]), seed, len(test[0]), 100 * CHANCE)
     logger.info(f"{'layer':<10} {'reading':<34} {'direction (%)':>13} {'EPE (px)':>9} {'tokens':>7}")
     for name in layers:
         for model_name in ("trained", "untrained", "global_twin"):

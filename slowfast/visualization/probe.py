@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from slowfast.engine.inference import centre_view
+from slowfast.engine.inference import CentreView, centre_view
 from slowfast.models.attention import EmimAttention
 from slowfast.visualization.capture import AttentionInputs, CostVolumes
 from slowfast.visualization.motion_field import (
@@ -81,19 +81,23 @@ def layer_tokens(cost: torch.Tensor | None, inputs: torch.Tensor, motion: Object
     return LayerTokens(true_px, np.full(len(true_px), video), features, soft_px)
 
 
+def load_views(cfg, motions: list[ObjectMotion], data_dir: str) -> list[CentreView]:
+    """The centre test view of each video of `motions` (files in data_dir), decoded once for every model probed."""
+    return [centre_view(cfg, os.path.join(data_dir, m.video)) for m in motions]
+
+
 @torch.no_grad()
-def collect(cfg, model: nn.Module, motions: list[ObjectMotion], data_dir: str, layers: list[str],
+def collect(cfg, model: nn.Module, motions: list[ObjectMotion], views: list[CentreView], layers: list[str],
             device: torch.device, batch_size: int = 16) -> dict[str, LayerTokens]:
-    """{layer: LayerTokens} of `model` at the blocks `layers` ("blocks3.0", ...) over the centre test view of
-    each video of `motions` (files in data_dir). The cost volume is read where the block is EMIM."""
+    """{layer: LayerTokens} of `model` at the blocks `layers` ("blocks3.0", ...) over the videos `motions` and
+    their centre views (`load_views`). The cost volume is read where the block is EMIM."""
     model.eval()
     emim = any(isinstance(m, EmimAttention) for m in model.modules())
     parts: dict[str, list[LayerTokens]] = {name: [] for name in layers}
     stride = cfg.UNIFORMER.STEM_TEMPORAL_STRIDE
     for start in range(0, len(motions), batch_size):
-        chunk = motions[start:start + batch_size]
-        views = [centre_view(cfg, os.path.join(data_dir, m.video)) for m in chunk]
-        clips = torch.stack([v.clip for v in views]).to(device)
+        chunk = list(zip(motions[start:start + batch_size], views[start:start + batch_size]))
+        clips = torch.stack([v.clip for _, v in chunk]).to(device)
         with AttentionInputs(model, layers) as inputs:
             if emim:
                 with CostVolumes(model) as costs:
@@ -102,7 +106,7 @@ def collect(cfg, model: nn.Module, motions: list[ObjectMotion], data_dir: str, l
             else:
                 model([clips])
                 volumes = {}
-        for b, (motion, view) in enumerate(zip(chunk, views)):
+        for b, (motion, view) in enumerate(chunk):
             geometry = eval_view_geometry(*view.frame_size, cfg.DATA.TEST_CROP_SIZE, 1)
             for name in layers:
                 cost = volumes[name][b] if name in volumes else None
