@@ -14,6 +14,7 @@ import string
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import av
 from tqdm import tqdm
@@ -252,9 +253,10 @@ def resize_video(src: str, dst: str, short_side: int, crf: int) -> str:
                     ostream.options["preset"] = "fast"
                 else:
                     ostream.options.update({"b": "0", "deadline": "good", "cpu-used": "4"})
-                for frame in source.decode(stream):
+                time_base = 1 / Fraction(rate)
+                for i, frame in enumerate(source.decode(stream)):
                     scaled = frame.reformat(width=new_w, height=new_h, format="yuv420p")
-                    scaled.pts, scaled.time_base = None, None
+                    scaled.pts, scaled.time_base = i, time_base  # frame i at i / rate, as the loaders index it
                     out.mux(ostream.encode(scaled))
                 out.mux(ostream.encode())
     except DecodeError:

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import shutil
 
 import av
 from PIL import Image
@@ -118,12 +119,14 @@ def extract_frames(video: str, folder: str, fps: float, short_side: int = 0, qua
                     emit(jpeg)
             if declared:
                 expected = math.floor(declared * (fps if fps > 0 else rate) + 0.5)
+        if count == 0:
+            raise DecodeError(f"{video}: no video frames decoded")
     except DecodeError:
+        shutil.rmtree(tmp)
         raise
-    except (av.FFmpegError, IndexError, ValueError, OSError) as e:  # unreadable, no video stream, bad frame
+    except (av.FFmpegError, IndexError, ValueError) as e:  # unreadable, no video stream, bad frame
+        shutil.rmtree(tmp)
         raise DecodeError(f"{video}: cannot be decoded ({type(e).__name__}: {e})") from e
-    if count == 0:
-        raise DecodeError(f"{video}: no video frames decoded")
     os.replace(tmp, folder)
     return count, expected
 
