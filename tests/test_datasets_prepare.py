@@ -329,11 +329,14 @@ def test_kinetics_resize_to_short_side_resumable(kinetics_download, tmp_path):
     assert os.stat(resized / "val" / "eee_000003_000004.mp4").st_mtime_ns == mtime
 
 
-def test_kinetics_unlabelled_test_and_bad_csv(kinetics_download, tmp_path):
+def test_kinetics_cvdf_names_unlabelled_test_and_bad_csv(kinetics_download, tmp_path):
     videos, ann = kinetics_download
     (ann / "test.csv").write_text("youtube_id,time_start,time_end,split\nfff,0,1,test\n")
+    os.remove(ann / "validate.csv")  # the CVDF mirror's name and extra column
+    (ann / "val.csv").write_text(KINETICS_HEADER.strip() + ",is_cc\nair drumming,ddd,0,1,validate,0\n")
     prepare_kinetics(str(videos), str(ann), str(tmp_path / "k"), probe=False)
     assert sorted(os.listdir(tmp_path / "k")) == ["classes.txt", "train.csv", "val.csv"]
+    assert _read(tmp_path / "k" / "val.csv") == "val/ddd_000000_000001.mp4,1\n"
     (ann / "validate.csv").write_text("label,youtube,start,end\nzumba,eee,3,4\n")
     with pytest.raises(PrepareError, match=r"validate.csv:1: missing column\(s\) youtube_id, time_start, time_end"):
         prepare_kinetics(str(videos), str(ann), str(tmp_path / "k"))

@@ -1,5 +1,6 @@
-"""Kinetics (400/600/700) as the official annotations give it: `{train,validate,test}.csv` with the columns
-label, youtube_id, time_start, time_end, split, and a folder of videos named `<youtube_id>_<time_start:06d>_
+"""Kinetics (400/600/700) as the official annotations give it: `{train,validate,test}.csv` (`val.csv` for
+validate.csv in the CVDF mirror) with the columns label, youtube_id, time_start, time_end, split (more columns, as
+the mirror's is_cc, are ignored), and a folder of videos named `<youtube_id>_<time_start:06d>_
 <time_end:06d>.<ext>` (flat, per split or per class: the folder is searched recursively by file stem) ->
 `train.csv`, `val.csv`, `test.csv` as the `kinetics` loader reads them with configs/kinetics.yaml
 (`<path relative to the video folder>,<label>`, DATA.PATH_LABEL_SEPARATOR ","), the label being the index of
@@ -28,7 +29,9 @@ from .common import (
 
 logger = logging.getLogger(__name__)
 
-SPLIT_FILES = {"train": "train.csv", "val": "validate.csv", "test": "test.csv"}
+# The official names of each split's annotations: DeepMind's release names the validation split validate.csv,
+# the CVDF mirror (cvdfoundation/kinetics-dataset) val.csv.
+SPLIT_FILES = {"train": ("train.csv",), "val": ("validate.csv", "val.csv"), "test": ("test.csv",)}
 COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
 SEPARATOR = ","  # configs/uniformer_video.yaml DATA.PATH_LABEL_SEPARATOR
 
@@ -159,11 +162,12 @@ def prepare_kinetics(videos_dir: str, annotations_dir: str, out_dir: str, short_
     """Write `out_dir/{train,val,test}.csv` and `classes.txt` (test.csv only where the official test.csv has
     labels); the expected frame count of a video is (time_end - time_start) x its frame rate."""
     require_dir(videos_dir, "the video folder", "--videos")
-    _check_out_dir(out_dir, annotations_dir, list(SPLIT_FILES.values()))
+    _check_out_dir(out_dir, annotations_dir, [n for names in SPLIT_FILES.values() for n in names])
     resized_dir = check_resize_dirs(videos_dir, short_side, resized_dir, out_dir)
     raw = {}
-    for split, name in SPLIT_FILES.items():
-        path = os.path.join(annotations_dir, name)
+    for split, names in SPLIT_FILES.items():
+        paths = [os.path.join(annotations_dir, name) for name in names]
+        path = next((p for p in paths if os.path.isfile(p)), paths[0])
         if split == "test" and not os.path.isfile(path):
             logger.warning("kinetics: no %s; writing no test.csv (test with TEST.SPLIT val)", path)
             continue
@@ -181,7 +185,7 @@ def prepare_kinetics(videos_dir: str, annotations_dir: str, out_dir: str, short_
         for label, *_, where in rows:
             if label not in index:
                 raise PrepareError(f"{where}: class {label!r} is not among the {len(classes)} classes of "
-                                   f"{SPLIT_FILES['train']}")
+                                   f"{SPLIT_FILES['train'][0]}")
         splits[split] = [VideoRow(video_stem(yid, start, end), index[label], where, seconds=end - start)
                          for label, yid, start, end, where in rows]
     os.makedirs(out_dir, exist_ok=True)
