@@ -69,6 +69,7 @@ class Summary:
                     len(self.missing), len(self.out_of_range))
         for kind, items in self.problems():
             for name, detail in items[:_LOGGED_NAMES]:
+                detail = detail.removeprefix(f"{name}: ")  # decoder messages start with the path
                 logger.warning("%s: %s %s: %s", self.step, kind, name, detail)
             if len(items) > _LOGGED_NAMES:
                 logger.warning("%s: ... and %d more %s (all in the report file)", self.step,
