@@ -1,6 +1,7 @@
 """tools/prepare_data.py: the command line over slowfast.datasets.prepare (bad input -> one `error:` line, exit 2;
 the summary and the report file)."""
 
+import fcntl
 import logging
 import os
 import subprocess
@@ -86,3 +87,15 @@ def test_entry_point_exits_2_without_traceback(tmp_path):
     assert result.returncode == 2
     assert result.stderr == (f"error: {tmp_path}/Diving48_V2_train.json: the train split not found (pass the "
                              f"folder that holds it as --annotations)\n")
+
+
+def test_second_run_on_the_same_out_is_refused(tmp_path, capsys):
+    frames, ann = _sthv1(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / ".prepare_data.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, err = _exit(["sthv1", "--frames", str(frames), "--annotations", str(ann), "--out", str(out)], capsys)
+    assert (code, err) == (2, f"error: {out / '.prepare_data.lock'}: another tools/prepare_data.py run is writing "
+                              f"to this --out; wait for it or stop it\n")
+    assert not (out / "somethingv1_rgb_train.txt").exists()

@@ -14,6 +14,8 @@ the file (and line) and what to pass, exit status 2.
 """
 
 import argparse
+import contextlib
+import fcntl
 import logging
 import os
 import time
@@ -97,6 +99,19 @@ def _make_dir(path: str) -> None:
         raise PrepareError(f"{path}: cannot create the --out folder ({e.strerror})") from None
 
 
+@contextlib.contextmanager
+def _lock(out: str):
+    """One run at a time per --out: two runs would remove each other's temporary folders."""
+    path = os.path.join(out, ".prepare_data.lock")
+    with open(path, "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PrepareError(f"{path}: another tools/prepare_data.py run is writing to this --out; wait for it "
+                               f"or stop it") from None
+        yield
+
+
 def run(args: argparse.Namespace) -> list:
     common = {"workers": args.workers, "min_frames": args.min_frames, "max_deviation": args.max_deviation}
     if args.dataset == "sthv1":
@@ -119,9 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     try:
         _make_dir(args.out)
-        summaries = run(args)
+        with _lock(args.out):
+            summaries = run(args)
     except PrepareError as e:
         parser.exit(2, f"error: {e}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "interrupted: finished folders and videos are kept; run the same command again to resume\n")
     for summary in summaries:
         summary.log()
     report = os.path.join(args.out, f"prepare_{args.dataset}_report.txt")

@@ -7,12 +7,13 @@ which the next run replaces; a list is rewritten only when its content changes.
 """
 
 import logging
+import multiprocessing
 import os
 import re
 import shutil
+import signal
 import string
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -129,9 +130,11 @@ def run_parallel(fn: Callable, tasks: Sequence, workers: int, desc: str) -> list
                 results.append(fn(task))
                 bar.update()
             return results
-        chunksize = max(1, min(64, len(tasks) // (workers * 8)))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for result in pool.map(fn, tasks, chunksize=chunksize):
+        chunksize = max(1, min(16, len(tasks) // (workers * 8)))
+        # Ctrl-C reaches the workers too; they ignore it and this process stops them (Pool.__exit__ terminates:
+        # their temporaries are redone by the next run).
+        with multiprocessing.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+            for result in pool.imap(fn, tasks, chunksize=chunksize):
                 results.append(result)
                 bar.update()
         return results
