@@ -55,6 +55,8 @@ def test_bench_and_demo_table_on_a_tiny_budget(tmp_path, monkeypatch, caplog):
     table = open(os.path.join(out, "bench_motion.md")).read()
     assert "| all | motion_emim_tiny |" in table and "EMIM - baseline" in table and "| rotation |" in table
     assert json.load(open(os.path.join(out, "bench_motion.json")))[0]["top1"] == results[0]["top1"]
+    with Image.open(os.path.join(out, "learning_curves_all.png")) as image:
+        assert image.format == "PNG"
     # a second call reuses the finished runs (nothing retrained: same numbers, no new run logs)
     assert bench_motion.main(args) == results
 

@@ -34,7 +34,7 @@ from slowfast.datasets import construct_loader
 from slowfast.datasets.motion_synth import CLASS_NAMES, TIERS, write_motion_dataset
 from slowfast.engine.evaluator import test
 from slowfast.utils.bench_stats import LEVEL_POINTS, kind_and_direction, last_quarter_gain, paired_interval
-from slowfast.utils.run_report import test_metrics, validation_curve
+from slowfast.utils.run_report import plot_probe_bars, plot_seed_curves, test_metrics, validation_curve
 
 logger = logging.getLogger("bench_motion")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,6 +195,20 @@ def probe_table(results: list[dict], seeds: list[int], tasks: list[str]) -> list
     return lines
 
 
+def figures(results: list[dict], seeds: list[int], out: str) -> None:
+    """OUT/learning_curves_<task>.png (both models over the seeds) and, with probes, OUT/probe_<task>.png."""
+    for task in dict.fromkeys(r["task"] for r in results):
+        runs = [r for r in results if r["task"] == task and r["seed"] in seeds]
+        plot_seed_curves({m: [r["val_curve"] for r in runs if r["model"] == m] for m in MODELS}, 1 / len(TASKS[task]),
+                         os.path.join(out, f"learning_curves_{task}.png"), f"motion benchmark, {task}: validation")
+        probes = [r["probe"] for r in runs if "probe" in r]
+        if probes:
+            bars = {layer: {label: [p[model][layer][reading]["direction"] for p in probes]
+                            for model, reading, label in READINGS} for layer in probes[0]["layers"]}
+            plot_probe_bars(bars, probes[0]["chance_direction"] / 100, os.path.join(out, f"probe_{task}.png"),
+                            f"linear probe of the true motion, {task} (test split, {len(probes)} seeds)")
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -233,6 +247,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             if r["model"] == MODELS[0]:
                 r["probe"] = probes[os.path.dirname(out)]
     lines = tables(results, args.seeds)
+    figures(results, args.seeds, args.out)
     for line in lines:
         logger.info(line)
     with open(os.path.join(args.out, "bench_motion.md"), "w") as f:
