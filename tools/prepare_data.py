@@ -8,10 +8,9 @@
 Every step runs over --workers processes with a progress bar, and is resumable and idempotent: frame folders and
 resized videos are written under a temporary name and renamed when complete (a finished one is skipped, an
 interrupted one redone; Ctrl-C stops at once), lists are written through a temporary file and only when they
-change; one run at a time per --out. It ends with a
-summary per step (written, skipped, unreadable, missing, frame counts out of range), every problem named in
-DATA_DIR/prepare_<dataset>_report.txt. Input that cannot be read as the official format: one `error:` line naming
-the file (and line) and what to pass, exit status 2.
+change; one run at a time per --out. It ends with a summary per step (written, skipped, unreadable, missing, frame
+counts out of range), every problem named in DATA_DIR/prepare_<dataset>_report.txt. Input that cannot be read as
+the official format: one `error:` line naming the file (and line) and what to pass, exit status 2.
 """
 
 import argparse
