@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# The first GPU run in one call (issue 18; docs/gpu_check.md). On a GPU machine, each step under its own time
+# limit and the whole within the budget (GPU_CHECK_BUDGET_S, 540 s = 9 minutes):
+#   facts install imports build extension       set-up: the carried wheels the machine lacks, the extension
+#                                               built against the machine's own torch (never a carried build)
+#   cuda_tests                                  CUDA kernel tests, the model CPU vs GPU, export and predict
+#   bench_kernels bench_model bench_model_extra EMIM op (fp32/bf16, fwd and fwd+bwd, kernel / torch backend /
+#                                               released design, bandwidth against peak); UniFormer-S 16x224^2
+#                                               step time and peak memory (EMIM 'lg' 7x7 vs global attention,
+#                                               fp32/bf16/fp16 autocast, checkpointing off/on)
+#   nccl demo_data demo_run                     NCCL collectives and a DDP fp16 step; the motion demo trained
+#                                               for 2 short epochs on 1 GPU under torchrun, TRAIN.MIXED_PRECISION
+#   sanitizer_memcheck sanitizer_racecheck sanitizer_synccheck
+#                                               CUDA kernel tests under compute-sanitizer, each tool first tried
+#                                               on a 10-line CUDA program and skipped where the runtime refuses it
+#   bench_motion                                the motion benchmark in the background from the build on
+#                                               (paused while the benchmarks time), in waves of more seeds; the
+#                                               tables of the last finished wave
+#   report                                      every step and figure: OUTDIR/gpu_check.json; the log of it all:
+#                                               OUTDIR/gpu_check.log; OUTDIR/bench_motion.md
+#
+#   bash tools/gpu_check.sh [--dry-run] [--out DIR] [--budget SECONDS] [--steps name,name,...]
+#
+# Before, on a machine with a package index (here): bash tools/fetch_gpu_wheels.sh   (wheels/gpu-py312/,
+# git-ignored, about 48 MB: fvcore, iopath, yacs, termcolor, decord, av for CPython 3.12 manylinux x86-64).
+# On the device (the device tool's run): carry ["wheels/gpu-py312"], timeout_s 600, command
+#   bash tools/gpu_check.sh                     (OUTDIR = $OUT there, so the log and the JSON come back)
+# A rerun of some steps on the same (warm) machine: --steps bench_kernels,report (the build and the motion
+# runs under GPU_CHECK_WORK are reused).
+# --dry-run (tests/test_tools_gpu_check.py, no GPU): runs what needs none (facts, the wheels plan as on a bare
+# machine, the report), prints every other command with its limit, and checks each (tools/gpu_check.py
+# argcheck: named paths exist, the tools parse their flags and KEY VALUE overrides, pytest selections
+# collect tests); builds and trains nothing. Exit status: 0 when every step passed (dry: every command checks).
+# Environment: PYTHON (python3; .venv/bin/python when dry), OUT / --out (else output/gpu_check), GPU_WHEELS
+# (wheels/gpu-py312), GPU_SITE (/tmp/gpu_check_site), GPU_CHECK_WORK (/tmp/gpu_check_work), GPU_CHECK_BUDGET_S
+# (540), MODEL_BATCH (8), MOTION_JOBS (8), MOTION_WAVE_SEEDS (2), MOTION_MAX_SEEDS (20), MOTION_OPTS
+# ("NUM_GPUS 1 DATA_LOADER.NUM_WORKERS 1": KEY VALUE overrides of every motion run).
+set -uo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO" || exit 2
+
+DRY=0 MODE=main STEPS=""
+OUTDIR="${OUT:-$REPO/output/gpu_check}"
+BUDGET="${GPU_CHECK_BUDGET_S:-540}"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) DRY=1 ;;
+        --out) OUTDIR="$2"; shift ;;
+        --budget) BUDGET="$2"; shift ;;
+        --steps) STEPS=",$2,"; shift ;;
+        --motion-worker) MODE=motion ;;
+        -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+        *) echo "gpu_check: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+    PY=python3
+    [ "$DRY" = 1 ] && [ -x "$REPO/.venv/bin/python" ] && PY="$REPO/.venv/bin/python"
+fi
+WHEELS="${GPU_WHEELS:-wheels/gpu-py312}"
+SITE="${GPU_SITE:-/tmp/gpu_check_site}"
+if [ "$DRY" = 1 ]; then WORK="${GPU_CHECK_WORK:-$(mktemp -d /tmp/gpu_check_dry.XXXXXX)}"; else WORK="${GPU_CHECK_WORK:-/tmp/gpu_check_work}"; fi
+MODEL_BATCH="${MODEL_BATCH:-8}"
+MOTION_JOBS="${MOTION_JOBS:-8}"
+MOTION_WAVE_SEEDS="${MOTION_WAVE_SEEDS:-2}"
+MOTION_MAX_SEEDS="${MOTION_MAX_SEEDS:-20}"
+read -r -a MOTION_OPTS <<< "${MOTION_OPTS:-NUM_GPUS 1 DATA_LOADER.NUM_WORKERS 1}"
+SANITIZER="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer \
+    /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -n 1)"
+SANITIZER="${SANITIZER:-compute-sanitizer}"
+NVCC="$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null | head -n 1)"
+NVCC="${NVCC:-nvcc}"
+# The CUDA tests: the kernels (tests/test_ops_emim_kernels.py), the tiny model CPU vs GPU, export and predict.
+CUDA_TESTS=(tests/test_ops_emim_kernels.py tests/test_models_cuda.py tests/test_tools_export.py
+            tests/test_tools_predict.py -k "cuda or gpu")
+# Under compute-sanitizer (each kernel launch checked, many times slower): the kernel tests at EMIM-S stage 3
+# in bf16, head widths 48 and 160 in every dtype, and float64 windows 3 and 13.
+SANITIZE_K="(cuda_matches_torch and (shape0-dtype2 or shape2-dtype0 or shape3)) or (float64_windows and (3- or 13-))"
+RESERVE=25  # seconds kept for the report at the end
+export PYTHONPATH="$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+export PYTHON="$PY" GPU_CHECK_WORK="$WORK" MOTION_JOBS MOTION_WAVE_SEEDS MOTION_MAX_SEEDS  # for --motion-worker
+START=$(date +%s)
+
+left() { echo $(( START + BUDGET - $(date +%s) )); }
+want() { [ -z "$STEPS" ] || [[ "$STEPS" == *",$1,"* ]]; }
+quote() { printf '%q ' "$@" | sed 's/ $//'; }
+
+record() {  # NAME STATUS RC SECONDS MESSAGE: one line of WORK/steps.jsonl
+    "$PY" -c 'import json, sys; n, s, rc, t, m = sys.argv[1:6]
+print(json.dumps({"name": n, "status": s, "rc": int(rc), "seconds": float(t), "message": m}))' "$@" \
+        >> "$WORK/steps.jsonl"
+}
+
+# run_step NAME LIMIT_S CMD...: CMD under `timeout` (LIMIT_S, or less where the deadline is nearer), recorded.
+run_step() {
+    local name="$1" limit="$2"
+    shift 2
+    want "$name" || return 0
+    echo
+    echo "=== [$name] (limit ${limit}s) $(quote "$@")"
+    if [ "$DRY" = 1 ]; then
+        { quote "$@"; echo; } >> "$WORK/commands.txt"
+        record "$name" dry-run 0 0 "would run: $(quote "$@")"
+        return 0
+    fi
+    local room=$(( $(left) - RESERVE ))
+    if [ "$room" -lt 10 ]; then
+        echo "=== [$name] skipped: ${room}s left before the deadline"
+        record "$name" skipped 0 0 "no time left before the deadline"
+        return 0
+    fi
+    [ "$limit" -gt "$room" ] && limit=$room
+    local t0 rc status=ok msg="" seconds
+    t0=$(date +%s.%N)
+    timeout --kill-after=10 "$limit" "$@"
+    rc=$?
+    seconds=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then status=timeout msg="stopped at its ${limit}s limit"
+    elif [ "$rc" -eq 99 ]; then status=failed msg="compute-sanitizer reported errors"
+    elif [ "$rc" -ne 0 ]; then status=failed msg="exit status $rc"
+    fi
+    echo "=== [$name] $status in ${seconds}s${msg:+: $msg}"
+    record "$name" "$status" "$rc" "$seconds" "$msg"
+    return "$rc"
+}
+
+# ---- the motion benchmark: waves of more seeds, each wave's tables kept once it finishes ----
+
+motion_command() {  # the bench_motion.py command of seeds 0..N-1
+    quote "$PY" tools/bench_motion.py --seeds $(seq -s ' ' 0 $(( $1 - 1 ))) --tasks translation all \
+        --jobs "$MOTION_JOBS" --out "$WORK/bench_motion" "${MOTION_OPTS[@]}"
+}
+
+motion_worker() {
+    trap 'touch "$WORK/motion.done"' EXIT
+    local n="$MOTION_WAVE_SEEDS" cmd
+    while [ "$n" -le "$MOTION_MAX_SEEDS" ]; do
+        cmd="$(motion_command "$n")"
+        echo "=== bench_motion wave, seeds 0..$(( n - 1 )), $(date +%T): $cmd"
+        if eval "$cmd"; then
+            cp "$WORK/bench_motion/bench_motion.json" "$WORK/bench_motion.json"
+            cp "$WORK/bench_motion/bench_motion.md" "$WORK/bench_motion.md"
+            echo "$n" > "$WORK/motion_seeds.txt"  # seeds 0..n-1 finished
+        else
+            echo "=== bench_motion wave failed"
+            return 1
+        fi
+        n=$(( n + MOTION_WAVE_SEEDS ))
+    done
+}
+
+MOTION_PID=""
+motion_signal() { [ -n "$MOTION_PID" ] && kill -"$1" -- -"$MOTION_PID" 2>/dev/null; return 0; }
+
+motion_start() {
+    want bench_motion || return 0
+    echo
+    echo "=== [bench_motion] in the background from now until the deadline (paused while bench_* time), waves" \
+         "of $MOTION_WAVE_SEEDS more seeds up to $MOTION_MAX_SEEDS; the first: $(motion_command "$MOTION_WAVE_SEEDS")"
+    if [ "$DRY" = 1 ]; then
+        { motion_command "$MOTION_WAVE_SEEDS"; echo; } >> "$WORK/commands.txt"
+        record bench_motion dry-run 0 0 "would run in waves: $(motion_command "$MOTION_WAVE_SEEDS")"
+        return 0
+    fi
+    rm -f "$WORK/motion.done" "$WORK/bench_motion.json" "$WORK/bench_motion.md" "$WORK/motion_seeds.txt"
+    MOTION_T0=$(date +%s)
+    # Its own session and process group (pgid = its pid), so that one signal pauses, resumes or ends it all.
+    setsid bash "$0" --motion-worker > "$WORK/motion.log" 2>&1 < /dev/null &
+    MOTION_PID=$!
+}
+
+motion_finish() {
+    [ -n "$MOTION_PID" ] || return 0
+    motion_signal CONT
+    echo
+    echo "=== [bench_motion] waiting until $(( RESERVE ))s before the deadline"
+    while [ ! -f "$WORK/motion.done" ] && [ "$(left)" -gt "$RESERVE" ]; do sleep 2; done
+    local status=ok msg stopped=""
+    [ -f "$WORK/motion.done" ] || stopped="; the next wave stopped at the deadline"
+    motion_signal TERM
+    sleep 2
+    motion_signal KILL
+    wait "$MOTION_PID" 2>/dev/null
+    MOTION_PID=""
+    tail -n 40 "$WORK/motion.log"
+    if [ -f "$WORK/motion_seeds.txt" ]; then
+        msg="seeds 0..$(( $(cat "$WORK/motion_seeds.txt") - 1 )) finished$stopped"
+        cp "$WORK/bench_motion.md" "$OUTDIR/bench_motion.md"
+        echo "--- bench_motion tables ($msg)"
+        cat "$WORK/bench_motion.md"
+    else
+        status=failed msg="no wave finished$stopped (see the log above)"
+    fi
+    echo "=== [bench_motion] $status: $msg"
+    record bench_motion "$status" 0 $(( $(date +%s) - MOTION_T0 )) "$msg"
+}
+
+# ---- the steps ----
+
+install_wheels() {
+    want install || return 0
+    local list rc flags=()
+    [ "$DRY" = 1 ] && flags=(--assume-missing --report-only)
+    echo
+    echo "=== [install] the packages of tools/gpu_wheels.txt this Python lacks, from $WHEELS"
+    list="$("$PY" tools/gpu_check.py wheels --dir "$WHEELS" --install-list "${flags[@]}")"
+    rc=$?
+    if [ "$DRY" = 1 ]; then
+        echo "(dry run: planned as on a machine without them)"
+        run_step install 90 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target "$SITE" $list
+        return 0
+    fi
+    if [ -z "$list" ]; then
+        echo "=== [install] nothing to install"
+        record install "$([ "$rc" = 0 ] && echo ok || echo failed)" "$rc" 0 "nothing installed"
+        return 0
+    fi
+    # shellcheck disable=SC2086  # one wheel path per word
+    run_step install 90 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target "$SITE" $list
+}
+
+sanitizer_probe() {  # TOOL: does compute-sanitizer run this tool here? (on a 10-line CUDA program)
+    local tool="$1" probe="$WORK/sanitizer_probe"
+    if [ ! -x "$probe" ]; then
+        cat > "$probe.cu" <<'EOF'
+#include <cstdio>
+__global__ void add_one(float* x, int n) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += 1.f;
+}
+int main() {
+  float* x;
+  if (cudaMalloc(&x, 1024 * sizeof(float)) != cudaSuccess) return 2;
+  cudaMemset(x, 0, 1024 * sizeof(float));
+  add_one<<<4, 256>>>(x, 1024);
+  cudaError_t e = cudaDeviceSynchronize();
+  cudaFree(x);
+  printf("probe: %s\n", cudaGetErrorString(e));
+  return e == cudaSuccess ? 0 : 3;
+}
+EOF
+        timeout 60 "$NVCC" -o "$probe" "$probe.cu" || return 1
+    fi
+    timeout 60 "$SANITIZER" --tool "$tool" --error-exitcode 99 "$probe" > "$WORK/probe_$tool.log" 2>&1
+}
+
+sanitizer() {  # TOOL LIMIT_S
+    local tool="$1" limit="$2" name="sanitizer_$1"
+    want "$name" || return 0
+    if [ "$DRY" = 1 ]; then
+        echo
+        echo "=== [$name] first: $NVCC -o WORK/sanitizer_probe probe.cu; $SANITIZER --tool $tool WORK/sanitizer_probe" \
+             "(here: $(command -v "$SANITIZER" >/dev/null && echo found || echo 'not found'))"
+    elif [ "$(( $(left) - RESERVE ))" -lt 20 ]; then
+        echo
+        echo "=== [$name] skipped: $(( $(left) - RESERVE ))s left before the deadline"
+        record "$name" skipped 0 0 "no time left before the deadline"
+        return 0
+    elif ! sanitizer_probe "$tool"; then
+        echo
+        echo "=== [$name] skipped: compute-sanitizer --tool $tool refused by this runtime:"
+        tail -n 5 "$WORK/probe_$tool.log" 2>/dev/null
+        record "$name" skipped 0 0 "refused: $(tail -n 2 "$WORK/probe_$tool.log" 2>/dev/null | tr '\n' ' ' | cut -c1-200)"
+        return 0
+    fi
+    # One cudaMalloc per tensor (no caching allocator), so memcheck sees every tensor's own bounds.
+    run_step "$name" "$limit" env PYTORCH_NO_CUDA_MEMORY_CACHING=1 "$SANITIZER" --tool "$tool" --error-exitcode 99 \
+        --print-limit 20 --target-processes all "$PY" -m pytest -q -p no:cacheprovider -rfE \
+        --junitxml="$WORK/junit_$name.xml" tests/test_ops_emim_kernels.py -k "$SANITIZE_K"
+}
+
+main() {
+    mkdir -p "$WORK" "$OUTDIR"
+    rm -f "$WORK/steps.jsonl" "$WORK/commands.txt" "$WORK"/junit_*.xml "$WORK"/bench_*.json "$WORK/nccl.json" \
+        "$WORK/facts.json"
+    trap 'motion_signal CONT; motion_signal KILL' EXIT
+    echo "gpu_check: $([ "$DRY" = 1 ] && echo 'DRY RUN, ')budget ${BUDGET}s, started $(date -u +%FT%TZ)," \
+         "python $PY, work $WORK, output $OUTDIR"
+    if [ "$DRY" = 1 ]; then
+        echo "=== [fetch] before, on a machine with a package index: bash tools/fetch_gpu_wheels.sh"
+        echo "bash tools/fetch_gpu_wheels.sh" >> "$WORK/commands.txt"
+    else
+        nvidia-smi || true
+    fi
+
+    if want facts; then
+        echo
+        echo "=== [facts] $PY tools/gpu_check.py facts --json $WORK/facts.json"
+        local frc=0
+        "$PY" tools/gpu_check.py facts --json "$WORK/facts.json" || frc=$?
+        record facts "$([ "$frc" = 0 ] && echo ok || echo failed)" "$frc" 0 ""
+    fi
+    install_wheels
+    run_step imports 60 "$PY" -c "import fvcore, iopath, yacs, termcolor, decord, av, slowfast; print('imports ok')"
+    run_step build 300 env MAX_JOBS="$(nproc)" "$PY" setup.py build_ext --inplace
+    run_step extension 60 "$PY" -c "import sys; from slowfast.ops import emim_ext; e = emim_ext.load_error('cuda'); \
+print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
+    motion_start
+
+    run_step cuda_tests 150 "$PY" -m pytest -q -p no:cacheprovider -rfE --junitxml="$WORK/junit_cuda_tests.xml" \
+        "${CUDA_TESTS[@]}"
+
+    motion_signal STOP
+    run_step bench_kernels 150 "$PY" tools/bench_kernels.py --device cuda --dtypes float32 bfloat16 \
+        --modes fwd fwd_bwd --shapes s3k7 s4k7 --reps 5 --inner 20 --json "$WORK/bench_kernels.json"
+    run_step bench_model 180 "$PY" tools/bench_model.py --device cuda --size S --frames 16 --crop 224 \
+        --batch "$MODEL_BATCH" --reps 3 --threads 4 --variants emim global --precisions fp32 bf16 fp16 \
+        --checkpointing off on --json "$WORK/bench_model.json"
+    run_step bench_model_extra 90 "$PY" tools/bench_model.py --device cuda --size S --frames 16 --crop 224 \
+        --batch "$MODEL_BATCH" --reps 3 --threads 4 --variants emim-torch emim-plain-bn --precisions fp32 bf16 \
+        --json "$WORK/bench_model_extra.json"
+    motion_signal CONT
+
+    run_step nccl 90 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 tools/gpu_check.py nccl \
+        --json "$WORK/nccl.json"
+    run_step demo_data 60 "$PY" tools/make_motion_dataset.py --out "$WORK/motion" --num-train 0 --num-val 48 \
+        --num-test 48
+    [ "$DRY" = 1 ] || rm -rf "$WORK/demo"
+    run_step demo_run 150 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 tools/run_net.py \
+        --cfg exp/motion_emim_tiny/config.yaml NUM_GPUS 1 TRAIN.MIXED_PRECISION True \
+        DATA.PATH_TO_DATA_DIR "$WORK/motion" DATA.PATH_PREFIX "$WORK/motion" OUTPUT_DIR "$WORK/demo" \
+        SOLVER.MAX_EPOCH 2 DATA.STREAM_VIDEOS_PER_EPOCH 320 DATA_LOADER.NUM_WORKERS 4 TRAIN.AUTO_RESUME False
+
+    sanitizer memcheck 90
+    sanitizer racecheck 90
+    sanitizer synccheck 60
+
+    motion_finish
+
+    local rc=0
+    if [ "$DRY" = 1 ]; then
+        echo
+        echo "=== [argcheck] every command above: paths, flags, overrides, test selections"
+        "$PY" tools/gpu_check.py argcheck "$WORK/commands.txt" || rc=1
+    fi
+    if want report; then
+        echo
+        echo "=== [report] $OUTDIR/gpu_check.json"
+        local flags=()
+        [ "$DRY" = 1 ] && flags=(--dry-run)
+        "$PY" tools/gpu_check.py report --work "$WORK" --out "$OUTDIR/gpu_check.json" --budget "$BUDGET" \
+            --elapsed $(( $(date +%s) - START )) "${flags[@]}" || rc=1
+    fi
+    if [ "$DRY" = 0 ] && grep -q '"status": "\(failed\|timeout\)"' "$WORK/steps.jsonl" 2>/dev/null; then rc=1; fi
+    echo "gpu_check: done in $(( $(date +%s) - START ))s, exit status $rc"
+    return "$rc"
+}
+
+if [ "$MODE" = motion ]; then
+    motion_worker
+    exit $?
+fi
+mkdir -p "$OUTDIR"
+main 2>&1 | tee "$OUTDIR/gpu_check.log"
+exit "${PIPESTATUS[0]}"
