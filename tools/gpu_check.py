@@ -56,6 +56,16 @@ def _run(cmd: list[str]) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def _nccl_version() -> str | None:
+    import torch
+
+    try:
+        version = torch.cuda.nccl.version()
+    except (AttributeError, RuntimeError):
+        return None
+    return ".".join(map(str, version)) if isinstance(version, tuple) else str(version)
+
+
 def facts(args) -> dict:
     import torch
 
@@ -74,7 +84,7 @@ def facts(args) -> dict:
         out.update(device=props.name, capability=f"{props.major}.{props.minor}", sms=props.multi_processor_count,
                    memory_gib=props.total_memory / 2**30, l2_mib=getattr(props, "L2_cache_size", 0) / 2**20,
                    peak_gbps=peak, peak_source=source, cudnn=torch.backends.cudnn.version(),
-                   nccl=".".join(map(str, torch.cuda.nccl.version())) if hasattr(torch.cuda, "nccl") else None)
+                   nccl=_nccl_version())
     for key, value in out.items():
         print(f"{key}: {value}")
     if args.json:
@@ -336,7 +346,7 @@ def nccl(args) -> int:
     rank, world = dist.get_rank(), dist.get_world_size()
     device = torch.device("cuda", du.get_local_rank())
     torch.cuda.set_device(device)
-    out = {"backend": dist.get_backend(), "world": world, "nccl": ".".join(map(str, torch.cuda.nccl.version()))}
+    out = {"backend": dist.get_backend(), "world": world, "nccl": _nccl_version()}
     x = torch.full((1 << 20,), float(rank + 1), device=device)
     dist.all_reduce(x)
     out["all_reduce_ok"] = bool(torch.all(x == world * (world + 1) / 2))

@@ -73,6 +73,7 @@ SANITIZER="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sani
 SANITIZER="${SANITIZER:-compute-sanitizer}"
 NVCC="$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null | head -n 1)"
 NVCC="${NVCC:-nvcc}"
+SAN_FILTER=(--kernel-name kns=emim)  # sanitizer_probe drops it where compute-sanitizer refuses or ignores it
 # The CUDA tests: the kernels (tests/test_ops_emim_kernels.py), the tiny model CPU vs GPU, export and predict.
 CUDA_TESTS=(tests/test_ops_emim_kernels.py tests/test_models_cuda.py tests/test_tools_export.py
             tests/test_tools_predict.py -k "cuda or gpu")
@@ -224,29 +225,51 @@ install_wheels() {
         --target "$SITE" $list
 }
 
-sanitizer_probe() {  # TOOL: does compute-sanitizer run this tool here? (on a 10-line CUDA program)
-    local tool="$1" probe="$WORK/sanitizer_probe"
+sanitizer_probe() {  # TOOL: does compute-sanitizer run this tool here? Tried on a 15-line CUDA program.
+    local tool="$1" probe="$WORK/sanitizer_probe" log="$WORK/probe_$1.log" f
+    : > "$log"
     if [ ! -x "$probe" ]; then
         cat > "$probe.cu" <<'EOF'
 #include <cstdio>
-__global__ void add_one(float* x, int n) {
+#include <cstdlib>
+__global__ void add_one(float* x, int n) {  // n > 1024: a planted out-of-bounds write
   int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) x[i] += 1.f;
 }
-int main() {
+int main(int argc, char** argv) {
+  const int extra = argc > 1 ? atoi(argv[1]) : 0;
   float* x;
   if (cudaMalloc(&x, 1024 * sizeof(float)) != cudaSuccess) return 2;
   cudaMemset(x, 0, 1024 * sizeof(float));
-  add_one<<<4, 256>>>(x, 1024);
+  add_one<<<(1024 + extra + 255) / 256, 256>>>(x, 1024 + extra);
   cudaError_t e = cudaDeviceSynchronize();
   cudaFree(x);
   printf("probe: %s\n", cudaGetErrorString(e));
   return e == cudaSuccess ? 0 : 3;
 }
 EOF
-        timeout 60 "$NVCC" -o "$probe" "$probe.cu" || return 1
+        timeout 90 "$NVCC" -o "$probe" "$probe.cu" >> "$log" 2>&1 || return 1
     fi
-    timeout 60 "$SANITIZER" --tool "$tool" --error-exitcode 99 "$probe" > "$WORK/probe_$tool.log" 2>&1
+    if [ "$tool" = memcheck ]; then
+        # A clean run must pass and the planted write be caught (exit 99): with the kernel-name filter (then only
+        # the EMIM kernels are checked, much faster than every torch kernel too), else without it.
+        for f in filter none; do
+            if [ "$f" = filter ]; then SAN_FILTER=(--kernel-name kns=emim); set -- --kernel-name kns=add_one
+            else SAN_FILTER=(); set --
+            fi
+            timeout 60 "$SANITIZER" --tool memcheck "$@" --error-exitcode 99 "$probe" 0 >> "$log" 2>&1 || continue
+            timeout 60 "$SANITIZER" --tool memcheck "$@" --error-exitcode 99 "$probe" 256 >> "$log" 2>&1
+            [ $? -eq 99 ] && return 0
+            echo "probe: memcheck ($f) did not catch the planted out-of-bounds write" >> "$log"
+        done
+        return 1
+    fi
+    if [ "${#SAN_FILTER[@]}" -gt 0 ]; then
+        timeout 60 "$SANITIZER" --tool "$tool" --kernel-name kns=add_one --error-exitcode 99 "$probe" 0 \
+            >> "$log" 2>&1 && return 0
+        SAN_FILTER=()
+    fi
+    timeout 60 "$SANITIZER" --tool "$tool" --error-exitcode 99 "$probe" 0 >> "$log" 2>&1
 }
 
 sanitizer() {  # TOOL LIMIT_S
@@ -269,8 +292,8 @@ sanitizer() {  # TOOL LIMIT_S
         return 0
     fi
     # One cudaMalloc per tensor (no caching allocator), so memcheck sees every tensor's own bounds.
-    run_step "$name" "$limit" env PYTORCH_NO_CUDA_MEMORY_CACHING=1 "$SANITIZER" --tool "$tool" --error-exitcode 99 \
-        --print-limit 20 --target-processes all "$PY" -m pytest -q -p no:cacheprovider -rfE \
+    run_step "$name" "$limit" env PYTORCH_NO_CUDA_MEMORY_CACHING=1 "$SANITIZER" --tool "$tool" "${SAN_FILTER[@]}" \
+        --error-exitcode 99 --print-limit 20 --target-processes all "$PY" -m pytest -q -p no:cacheprovider -rfE \
         --junitxml="$WORK/junit_$name.xml" tests/test_ops_emim_kernels.py -k "$SANITIZE_K"
 }
 

@@ -1,0 +1,130 @@
+"""tools/gpu_check.sh --dry-run (no GPU): it exits 0, prints every step, every path it names exists, and every
+command it would run checks (tools/gpu_check.py argcheck: flags, KEY VALUE overrides, pytest selections);
+argcheck itself turns red on a bad flag, key, choice, selection or path; the wheels plan and list."""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+
+import gpu_check  # noqa: E402
+
+# Every step the script records, in its order (the sanitizers print a probe line, then the command).
+STEPS = ["facts", "install", "imports", "build", "extension", "bench_motion", "cuda_tests", "bench_kernels",
+         "bench_model", "bench_model_extra", "nccl", "demo_data", "demo_run", "sanitizer_memcheck",
+         "sanitizer_racecheck", "sanitizer_synccheck"]
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gpu_check")
+    env = {k: v for k, v in os.environ.items() if k not in ("OUT", "PYTHON", "GPU_CHECK_BUDGET_S")}
+    env.update(OMP_NUM_THREADS="1", GPU_CHECK_WORK=str(out / "work"))
+    proc = subprocess.run(["bash", "tools/gpu_check.sh", "--dry-run", "--out", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=180)
+    return proc, out
+
+
+def test_dry_run_exits_0_prints_every_step_and_writes_the_report(dry_run):
+    proc, out = dry_run
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    positions = [proc.stdout.find(f"=== [{step}]") for step in STEPS]
+    assert -1 not in positions, [s for s, p in zip(STEPS, positions) if p == -1]
+    assert positions == sorted(positions)
+    assert "DRY RUN" in proc.stdout
+    assert (out / "gpu_check.log").read_text() == proc.stdout
+    report = json.loads((out / "gpu_check.json").read_text())
+    assert report["dry_run"] is True
+    assert [s["name"] for s in report["steps"]] == STEPS
+    assert {s["status"] for s in report["steps"][1:]} == {"dry-run"} and report["steps"][0]["status"] == "ok"
+
+
+def test_every_command_checks(dry_run):
+    proc, out = dry_run
+    commands = (out / "work" / "commands.txt").read_text().strip().splitlines()
+    match = re.search(r"argcheck: (\d+)/(\d+) commands parse", proc.stdout)
+    assert match and match.group(1) == match.group(2) == str(len(commands))
+    assert "argcheck FAILED" not in proc.stdout
+    checked = " ".join(commands)
+    for tool in ("tools/bench_kernels.py", "tools/bench_model.py", "tools/bench_motion.py", "tools/run_net.py",
+                 "tools/make_motion_dataset.py", "tools/gpu_check.py", "torch.distributed.run", "compute-sanitizer",
+                 "setup.py build_ext --inplace", "tools/fetch_gpu_wheels.sh"):
+        assert tool in checked, tool
+    # the CUDA tests and the sanitizer selection collect tests; the run_net and bench_motion overrides load
+    assert re.search(r"argcheck ok: pytest selection collects [1-9]\d* tests  <- .*junit_cuda_tests", proc.stdout)
+    assert len(re.findall(r"argcheck ok: pytest selection collects [1-9]\d* tests  <- env PYTORCH", proc.stdout)) == 3
+    assert re.search(r"tools/run_net.py parses; \d+ override\(s\) load", proc.stdout)
+    assert re.search(r"tools/bench_motion.py parses; \d+ override\(s\) load", proc.stdout)
+
+
+def test_every_path_named_exists(dry_run):
+    proc, out = dry_run
+    named = set()
+    for line in (out / "work" / "commands.txt").read_text().splitlines():
+        named |= {t.split("::")[0] for t in shlex.split(line) if gpu_check.REPO_PATH.match(t.split("::")[0])}
+    with open(os.path.join(REPO, "tools", "gpu_check.sh")) as f:
+        named |= set(re.findall(r"\b((?:tools|tests|exp|configs)/[\w./-]+\.(?:py|sh|txt|yaml))", f.read()))
+    assert {"tools/bench_kernels.py", "tests/test_ops_emim_kernels.py", "exp/motion_emim_tiny/config.yaml"} <= named
+    missing = sorted(p for p in named if not os.path.exists(os.path.join(REPO, p)))
+    assert not missing
+
+
+def test_argcheck_rejects_bad_commands(tmp_path):
+    bad = [
+        "python tools/bench_kernels.py --dtypes float33",
+        "python tools/bench_kernels.py --no-such-flag",
+        "python tools/bench_model.py --device cuda --precisions fp8",
+        "python tools/run_net.py --cfg exp/motion_emim_tiny/config.yaml NO_SUCH.KEY 1",
+        "python tools/bench_motion.py --seeds 0 --out /tmp/x SOLVER.MAX_EPOCH ten",
+        "python -m torch.distributed.run --nproc_per_node 1 tools/bench_model.py --checkpointing maybe",
+        "python -m pytest -q tests/test_ops_emim_kernels.py -k no_such_test_anywhere",
+        "python tools/no_such_tool.py --help",
+        "bash tools/no_such_script.sh",
+    ]
+    good = ["python tools/bench_model.py --device cuda --precisions bf16 fp16 --checkpointing off on"]
+    commands = tmp_path / "commands.txt"
+    commands.write_text("\n".join(bad + good) + "\n")
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "tools", "gpu_check.py"), "argcheck", str(commands)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    for line in bad:
+        assert f"argcheck FAILED: {line}" in proc.stdout, line
+    assert f"argcheck: 1/{len(bad) + 1} commands parse" in proc.stdout
+
+
+def test_wheel_list_pins_the_requirements_versions():
+    with open(os.path.join(REPO, "requirements.txt")) as f:
+        pins = dict(line.split("#")[0].strip().split("==") for line in f if "==" in line.split("#")[0])
+    listed = gpu_check.wanted()
+    assert {"fvcore", "iopath", "yacs", "decord", "av"} <= {name for name, _ in listed}
+    for name, version in listed:
+        if name in pins:
+            assert pins[name] == version, name
+
+
+def test_wheel_plan_on_a_bare_machine(tmp_path, capsys):
+    for name, version in gpu_check.wanted():
+        tag = "cp311-abi3-manylinux_2_28_x86_64" if name == "av" else "py3-none-any"
+        (tmp_path / f"{name}-{version}-{tag}.whl").write_bytes(b"")
+    install, problems = gpu_check.wheel_plan(str(tmp_path), {})
+    assert problems == [] and len(install) == len(gpu_check.wanted())
+    install, problems = gpu_check.wheel_plan(str(tmp_path), {"fvcore": "0.1.5", "av": "18.1.0"})
+    assert problems == [] and not any(os.path.basename(p).startswith(("fvcore", "av-")) for p in install)
+    # a second version of one package, a wheel for another Python, a package without a wheel: each named
+    (tmp_path / "yacs-0.1.7-py3-none-any.whl").write_bytes(b"")
+    os.rename(tmp_path / "av-18.1.0-cp311-abi3-manylinux_2_28_x86_64.whl",
+              tmp_path / "av-18.1.0-cp311-cp311-manylinux_2_28_x86_64.whl")
+    os.remove(next(tmp_path.glob("decord-*.whl")))
+    _, problems = gpu_check.wheel_plan(str(tmp_path), {})
+    assert len(problems) == 3
+    assert any(p.startswith("yacs: 2 wheels") for p in problems)
+    assert any(p.startswith("av: ") and "Python 3.12" in p for p in problems)
+    assert any(p.startswith("decord==0.6.0: not installed and no wheel") for p in problems)
