@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(REPO, "tools"))
 import gpu_check  # noqa: E402
 
 # Every step the script records, in its order (the sanitizers print a probe line, then the command).
-STEPS = ["facts", "install", "imports", "build", "extension", "bench_motion", "cuda_tests", "bench_kernels",
+STEPS = ["facts", "install", "imports", "build", "extension", "cuda_tests", "bench_motion", "bench_kernels",
          "bench_model", "bench_model_extra", "nccl", "demo_data", "demo_run", "sanitizer_memcheck",
          "sanitizer_racecheck", "sanitizer_synccheck"]
 

@@ -13,7 +13,7 @@
 #   sanitizer_memcheck sanitizer_racecheck sanitizer_synccheck
 #                                               CUDA kernel tests under compute-sanitizer, each tool first tried
 #                                               on a 10-line CUDA program and skipped where the runtime refuses it
-#   bench_motion                                the motion benchmark in the background from the build on
+#   bench_motion                                the motion benchmark in the background from the tests on
 #                                               (paused while the benchmarks time), in waves of more seeds; the
 #                                               tables of the last finished wave
 #   report                                      every step and figure: OUTDIR/gpu_check.json; the log of it all:
@@ -86,6 +86,7 @@ export PYTHON="$PY" GPU_CHECK_WORK="$WORK" MOTION_JOBS MOTION_WAVE_SEEDS MOTION_
 START=$(date +%s)
 
 left() { echo $(( START + BUDGET - $(date +%s) )); }
+cap() { local room=$(( $(left) - RESERVE )); [ "$room" -lt "$1" ] && echo $(( room > 1 ? room : 1 )) || echo "$1"; }
 want() { [ -z "$STEPS" ] || [[ "$STEPS" == *",$1,"* ]]; }
 quote() { printf '%q ' "$@" | sed 's/ $//'; }
 
@@ -217,7 +218,8 @@ install_wheels() {
     fi
     if [ -z "$list" ]; then
         echo "=== [install] nothing to install"
-        record install "$([ "$rc" = 0 ] && echo ok || echo failed)" "$rc" 0 "nothing installed"
+        record install "$([ "$rc" = 0 ] && echo ok || echo failed)" "$rc" 0 \
+            "nothing installed$([ "$rc" = 0 ] || echo "; missing wheels (the plan above; tools/fetch_gpu_wheels.sh)")"
         return 0
     fi
     # shellcheck disable=SC2086  # one wheel path per word
@@ -248,7 +250,7 @@ int main(int argc, char** argv) {
   return e == cudaSuccess ? 0 : 3;
 }
 EOF
-        timeout 90 "$NVCC" -o "$probe" "$probe.cu" >> "$log" 2>&1 || return 1
+        timeout "$(cap 90)" "$NVCC" -o "$probe" "$probe.cu" >> "$log" 2>&1 || return 1
     fi
     if [ "$tool" = memcheck ]; then
         # A clean run must pass and the planted write be caught (exit 99): with the kernel-name filter (then only
@@ -257,19 +259,19 @@ EOF
             if [ "$f" = filter ]; then SAN_FILTER=(--kernel-name kns=emim); set -- --kernel-name kns=add_one
             else SAN_FILTER=(); set --
             fi
-            timeout 60 "$SANITIZER" --tool memcheck "$@" --error-exitcode 99 "$probe" 0 >> "$log" 2>&1 || continue
-            timeout 60 "$SANITIZER" --tool memcheck "$@" --error-exitcode 99 "$probe" 256 >> "$log" 2>&1
+            timeout "$(cap 60)" "$SANITIZER" --tool memcheck "$@" --error-exitcode 99 "$probe" 0 >> "$log" 2>&1 || continue
+            timeout "$(cap 60)" "$SANITIZER" --tool memcheck "$@" --error-exitcode 99 "$probe" 256 >> "$log" 2>&1
             [ $? -eq 99 ] && return 0
             echo "probe: memcheck ($f) did not catch the planted out-of-bounds write" >> "$log"
         done
         return 1
     fi
     if [ "${#SAN_FILTER[@]}" -gt 0 ]; then
-        timeout 60 "$SANITIZER" --tool "$tool" --kernel-name kns=add_one --error-exitcode 99 "$probe" 0 \
+        timeout "$(cap 60)" "$SANITIZER" --tool "$tool" --kernel-name kns=add_one --error-exitcode 99 "$probe" 0 \
             >> "$log" 2>&1 && return 0
         SAN_FILTER=()
     fi
-    timeout 60 "$SANITIZER" --tool "$tool" --error-exitcode 99 "$probe" 0 >> "$log" 2>&1
+    timeout "$(cap 60)" "$SANITIZER" --tool "$tool" --error-exitcode 99 "$probe" 0 >> "$log" 2>&1
 }
 
 sanitizer() {  # TOOL LIMIT_S
@@ -308,14 +310,14 @@ main() {
         echo "=== [fetch] before, on a machine with a package index: bash tools/fetch_gpu_wheels.sh"
         echo "bash tools/fetch_gpu_wheels.sh" >> "$WORK/commands.txt"
     else
-        nvidia-smi || true
+        timeout 30 nvidia-smi || true
     fi
 
     if want facts; then
         echo
         echo "=== [facts] $PY tools/gpu_check.py facts --json $WORK/facts.json"
         local frc=0
-        "$PY" tools/gpu_check.py facts --json "$WORK/facts.json" || frc=$?
+        timeout 60 "$PY" tools/gpu_check.py facts --json "$WORK/facts.json" || frc=$?
         record facts "$([ "$frc" = 0 ] && echo ok || echo failed)" "$frc" 0 ""
     fi
     install_wheels
@@ -323,10 +325,10 @@ main() {
     run_step build 300 env MAX_JOBS="$(nproc)" "$PY" setup.py build_ext --inplace
     run_step extension 60 "$PY" -c "import sys; from slowfast.ops import emim_ext; e = emim_ext.load_error('cuda'); \
 print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
-    motion_start
 
     run_step cuda_tests 150 "$PY" -m pytest -q -p no:cacheprovider -rfE --junitxml="$WORK/junit_cuda_tests.xml" \
         "${CUDA_TESTS[@]}"
+    motion_start  # after the tests, whose limits do not allow for 16 busy cores
 
     motion_signal STOP
     run_step bench_kernels 150 "$PY" tools/bench_kernels.py --device cuda --dtypes float32 bfloat16 \
