@@ -97,6 +97,8 @@ print(json.dumps({"name": n, "status": s, "rc": int(rc), "seconds": float(t), "m
 }
 
 # run_step NAME LIMIT_S CMD...: CMD under `timeout` (LIMIT_S, or less where the deadline is nearer), recorded.
+# KILL_AFTER (10 s): from the stop signal to SIGKILL; torchrun steps get 40, as torchrun's workers run in sessions
+# of their own and torchrun needs up to 30 s to stop them.
 run_step() {
     local name="$1" limit="$2"
     shift 2
@@ -117,7 +119,7 @@ run_step() {
     [ "$limit" -gt "$room" ] && limit=$room
     local t0 rc status=ok msg="" seconds
     t0=$(date +%s.%N)
-    timeout --kill-after=10 "$limit" "$@"
+    timeout --kill-after="${KILL_AFTER:-10}" "$limit" "$@"
     rc=$?
     seconds=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then status=timeout msg="stopped at its ${limit}s limit"
@@ -341,12 +343,12 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
         --json "$WORK/bench_model_extra.json"
     motion_signal CONT
 
-    run_step nccl 90 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 tools/gpu_check.py nccl \
+    KILL_AFTER=40 run_step nccl 90 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 tools/gpu_check.py nccl \
         --json "$WORK/nccl.json"
     run_step demo_data 60 "$PY" tools/make_motion_dataset.py --out "$WORK/motion" --num-train 0 --num-val 48 \
         --num-test 48
     [ "$DRY" = 1 ] || rm -rf "$WORK/demo"
-    run_step demo_run 150 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 tools/run_net.py \
+    KILL_AFTER=40 run_step demo_run 150 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 tools/run_net.py \
         --cfg exp/motion_emim_tiny/config.yaml NUM_GPUS 1 TRAIN.MIXED_PRECISION True \
         DATA.PATH_TO_DATA_DIR "$WORK/motion" DATA.PATH_PREFIX "$WORK/motion" OUTPUT_DIR "$WORK/demo" \
         SOLVER.MAX_EPOCH 2 DATA.STREAM_VIDEOS_PER_EPOCH 320 DATA_LOADER.NUM_WORKERS 4 TRAIN.AUTO_RESUME False
@@ -381,5 +383,8 @@ if [ "$MODE" = motion ]; then
     exit $?
 fi
 mkdir -p "$OUTDIR"
-main 2>&1 | tee "$OUTDIR/gpu_check.log"
-exit "${PIPESTATUS[0]}"
+# Not `main | tee`: a process that outlived its step and holds the pipe would keep the script from ending.
+main > >(tee "$OUTDIR/gpu_check.log") 2>&1
+rc=$?
+for _ in $(seq 20); do kill -0 "$!" 2>/dev/null || break; sleep 0.25; done  # tee writes the last lines
+exit "$rc"
