@@ -1,4 +1,5 @@
-"""Draw, and on the motion dataset score, the motion each EMIM layer's cost volume points to.
+"""Draw, and on the motion dataset score, where each EMIM layer's context attention looks (the soft-argmax of
+its cost volume); what the cost volume holds beyond that peak: tools/probe_motion.py.
 
     python tools/visualize_motion.py --cfg exp/motion_emim_tiny/config.yaml --checkpoint CKPT \
         --video VIDEO --out DIR [--ground-truth data/motion/motion_test.json] [--max-videos N] [--opts KEY VALUE ...]
