@@ -10,7 +10,7 @@ import copy
 import pytest
 import torch
 import torch.nn as nn
-from tiny_cfg import tiny_cfg
+from tiny_cfg import off_initial_values, tiny_cfg
 
 from slowfast.models import build_model
 from slowfast.ops import emim_ext
@@ -28,14 +28,7 @@ def _model(opts=()) -> nn.Module:
     """A tiny UniFormer with every parameter and BatchNorm statistic moved off its initial value."""
     torch.manual_seed(0)
     model = build_model(tiny_cfg("tiny_s16_emim7", *BASE, *opts))
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))  # zero-initialised motion heads and biases become non-trivial
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
-                m.running_mean.normal_(0.0, 0.1)
-                m.running_var.uniform_(0.5, 2.0)
-    return model
+    return off_initial_values(model)
 
 
 def outputs_and_grads(model: nn.Module, clip: torch.Tensor, g: torch.Tensor, device: str, dtype: torch.dtype,

@@ -14,9 +14,8 @@ import logging
 
 import pytest
 import torch
-import torch.nn as nn
 from finite_diff import along, finite_difference, random_directions
-from tiny_cfg import tiny_cfg
+from tiny_cfg import off_initial_values, tiny_cfg
 
 from slowfast.models import build_model
 from slowfast.models.attention import RELEASED_KERNEL_CHANNELS, EmimAttention
@@ -40,14 +39,7 @@ CASES = {
 def _model(opts, train):
     """A tiny float64 UniFormer with every parameter and BatchNorm statistic moved off its initial value."""
     model = build_model(tiny_cfg("tiny_s16_emim7", *BASE, *opts)).double().train(train)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))  # zero-initialised motion heads and biases become non-trivial
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm3d):
-                m.running_mean.normal_(0.0, 0.1)
-                m.running_var.uniform_(0.5, 2.0)
-    return model
+    return off_initial_values(model)
 
 
 def _groups(model, clip):
