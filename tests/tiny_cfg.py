@@ -1,24 +1,12 @@
-"""Configs of the tiny UniFormers whose released state-dict keys are in tests/data/tiny_state_dict_keys.json."""
+"""Configs of the tiny UniFormers whose released state-dict keys are in tests/data/tiny_state_dict_keys.json
+(defined in the package, slowfast/config/tiny.py, for the tools too), and a helper of the model tests."""
 
 import torch
 import torch.nn as nn
 
-from slowfast.config import load_config
+from slowfast.config.tiny import TINY, TINY_BASE, tiny_cfg
 
-TINY_BASE = ["UNIFORMER.EMBED_DIM", "[16, 32, 64, 128]", "MODEL.NUM_CLASSES", "10",
-             "UNIFORMER.ATTN_TYPE", "['extra_attn64', 'extra_attn64']", "UNIFORMER.CONTINUOUS_ATTN", "lg"]
-TINY = {
-    "tiny_s16_emim7": ["UNIFORMER.HEAD_DIM", "16", "UNIFORMER.DEPTH", "[1, 1, 2, 2]",
-                       "UNIFORMER.ATTN_MAX_DISP", "[7, 7]", "DATA.NUM_FRAMES", "16"],
-    "tiny_s16_emim5_3": ["UNIFORMER.HEAD_DIM", "32", "UNIFORMER.DEPTH", "[1, 1, 4, 2]",
-                         "UNIFORMER.ATTN_MAX_DISP", "[5, 3]", "DATA.NUM_FRAMES", "16"],
-    "tiny_s32_emim7": ["UNIFORMER.HEAD_DIM", "16", "UNIFORMER.DEPTH", "[1, 1, 2, 2]",
-                       "UNIFORMER.ATTN_MAX_DISP", "[7, 7]", "DATA.NUM_FRAMES", "32"],
-}
-
-
-def tiny_cfg(name: str = "tiny_s16_emim7", *overrides: str):
-    return load_config(None, TINY_BASE + TINY[name] + list(overrides))
+__all__ = ["TINY", "TINY_BASE", "off_initial_values", "tiny_cfg"]
 
 
 def off_initial_values(model: nn.Module) -> nn.Module:

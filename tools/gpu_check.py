@@ -336,9 +336,7 @@ def nccl(args) -> int:
     import torch.distributed as dist
     import torch.nn as nn
 
-    sys.path.insert(0, os.path.join(REPO, "tests"))
-    from tiny_cfg import tiny_cfg
-
+    from slowfast.config.tiny import tiny_cfg
     from slowfast.models import build_model
     from slowfast.utils import distributed as du
 

@@ -251,6 +251,26 @@ _C.TRAIN.MIXED_PRECISION = False
 _C.TRAIN.MIXED_PRECISION_DTYPE = "float16"
 
 # ---------------------------------------------------------------------------------------------- #
+# Speed: how the model runs, never what it computes (slowfast/engine/performance.py, docs/config.md)
+# ---------------------------------------------------------------------------------------------- #
+_C.PERF = CfgNode()
+# torch.backends.cudnn.benchmark, set once per process at start-up: cuDNN times its algorithms for each new
+# input shape and keeps the fastest. True (default) pays for the fixed clip shapes of training and testing;
+# False for inputs whose shape changes every step. mmaction2's `cudnn_benchmark`, detectron2's CUDNN_BENCHMARK.
+_C.PERF.CUDNN_BENCHMARK = True
+# True: the 5D weights and every input clip in torch.channels_last_3d (NDHWC), the layout cuDNN's 3D
+# convolutions run in without layout transforms; False (default): torch's contiguous layout (NCDHW).
+_C.PERF.CHANNELS_LAST = False
+# True: every 1x1x1 Conv3d (the conv blocks' conv1/conv2 and MLP) computed as a Linear over the channels
+# (slowfast.models.layers.PointwiseConv3d); parameters and state dict unchanged. False (default): Conv3d.
+_C.PERF.POINTWISE_AS_LINEAR = False
+# True: the model compiled in place with torch.compile (nn.Module.compile; state dict keys unchanged).
+_C.PERF.COMPILE = False
+# torch.compile mode: "default", "reduce-overhead" (CUDA graphs), "max-autotune" (autotuned kernels and CUDA
+# graphs), "max-autotune-no-cudagraphs".
+_C.PERF.COMPILE_MODE = "default"
+
+# ---------------------------------------------------------------------------------------------- #
 # Data loader
 # ---------------------------------------------------------------------------------------------- #
 _C.DATA_LOADER = CfgNode()
@@ -292,6 +312,8 @@ EMIM_ATTN_TYPES = ("emim", "extra_attn64", "extra_attn128")
 GLOBAL_ATTN_TYPES = ("global", "", "none", "None")
 # Backends of the EMIM op (`slowfast.ops.emim_attention`); UNIFORMER.EMIM_BACKEND "" means the best available.
 EMIM_BACKENDS = ("torch", "cpu", "cuda")
+# torch.compile modes accepted in PERF.COMPILE_MODE.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def _fail(key: str, value, allowed: str) -> None:
@@ -374,6 +396,9 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     _check_choice(cfg, "SOLVER.OPTIMIZING_METHOD", ("adamw", "sgd"))
     _check_choice(cfg, "SOLVER.LR_POLICY", ("cosine",))
     _check_choice(cfg, "TRAIN.MIXED_PRECISION_DTYPE", ("float16", "bfloat16"))
+    for key in ("CUDNN_BENCHMARK", "CHANNELS_LAST", "POINTWISE_AS_LINEAR", "COMPILE"):
+        _check_choice(cfg, f"PERF.{key}", (True, False))
+    _check_choice(cfg, "PERF.COMPILE_MODE", COMPILE_MODES)
     for key in ("DATA.MEAN", "DATA.STD"):
         _check_list(cfg, key, 3)
     if len(cfg.DATA.TRAIN_JITTER_SCALES_RELATIVE) not in (0, 2):

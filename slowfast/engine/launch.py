@@ -21,6 +21,8 @@ from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, setup_logging
 from slowfast.utils.weights import load_weights
 
+from .performance import apply_backend_flags, compile_model
+
 logger = get_logger(__name__)
 
 
@@ -79,12 +81,14 @@ def get_device(cfg) -> torch.device:
 
 
 def run_process(cfg, func: Callable) -> None:
-    """Check, join the process group (NCCL on GPU, gloo on CPU), set up logging, dump config.yaml, run."""
+    """Check, set the backend flags (PERF.CUDNN_BENCHMARK), join the process group (NCCL on GPU, gloo on
+    CPU), set up logging, dump config.yaml, run."""
     world = du.env_world_size()
     check_world(cfg, world)
     device = get_device(cfg)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    apply_backend_flags(cfg)
     if device.type == "cpu" and world > 1:
         # Share the cores: oversubscribed threads stall gloo's collectives for seconds.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
@@ -119,16 +123,18 @@ class Runtime:
     autocast: Callable[[], AbstractContextManager]
 
 
-def setup_model(cfg, weights: str | None = None, ddp: bool = False) -> tuple[nn.Module, Runtime]:
+def setup_model(cfg, weights: str | None = None, ddp: bool = False,
+                finetune: bool = False) -> tuple[nn.Module, Runtime]:
     """The config's model with the weights of `weights` (`load_weights`: engine, SlowFast or released
-    checkpoints; None: its initialisation) on this process's device, through `create_ddp_model` when `ddp`
-    (training), and the `Runtime` to call it with."""
+    checkpoints, exactly, or as pre-trained weights when `finetune`; None: its initialisation) on this
+    process's device, through `create_ddp_model` when `ddp`
+    (training), compiled per PERF.COMPILE, and the `Runtime` to call it with."""
     device = get_device(cfg)
     model = build_model(cfg)
     if weights:
-        load_weights(model, weights)
+        load_weights(model, weights, finetune)
     model = create_ddp_model(model, cfg, device) if ddp else model.to(device)
-    return model, Runtime(device, autocast_factory(cfg, device))
+    return compile_model(model, cfg), Runtime(device, autocast_factory(cfg, device))
 
 
 def grad_scaler(cfg, device: torch.device) -> torch.amp.GradScaler:

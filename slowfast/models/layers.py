@@ -56,3 +56,39 @@ class PatchEmbed(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = self.proj(x)
         return self.norm(x.permute(0, 2, 3, 4, 1)).permute(0, 4, 1, 2, 3)
+
+
+class PointwiseConv3d(nn.Conv3d):
+    """A 1x1x1 nn.Conv3d computed as a Linear over the channels: [B, C_in, T, H, W] -> [B, C_out, T, H, W].
+
+    Same parameters, initialisation and state dict as the Conv3d it replaces (weight [C_out, C_in, 1, 1, 1],
+    bias [C_out]), so released checkpoints load unchanged; only the kernel differs: one GEMM over the
+    B*T*H*W positions (cuBLAS / oneDNN matmul) instead of a 3D convolution. On a channels-last input the
+    [B, T, H, W, C] view it multiplies is dense, and the output is channels-last again, without copies.
+    PERF.POINTWISE_AS_LINEAR selects it (`convert`).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = self.weight.view(self.out_channels, self.in_channels)
+        return nn.functional.linear(x.permute(0, 2, 3, 4, 1), weight, self.bias).permute(0, 4, 1, 2, 3)
+
+    @staticmethod
+    def is_pointwise(module: nn.Module) -> bool:
+        """A plain Conv3d with a 1x1x1 kernel, stride 1, no padding, dilation or groups."""
+        return (type(module) is nn.Conv3d and module.kernel_size == (1, 1, 1) and module.stride == (1, 1, 1)
+                and module.padding == (0, 0, 0) and module.dilation == (1, 1, 1) and module.groups == 1
+                and module.padding_mode == "zeros")
+
+    @classmethod
+    def convert(cls, module: nn.Module) -> nn.Module:
+        """`module` with every 1x1x1 Conv3d in it replaced by a PointwiseConv3d holding the same Parameter
+        objects (in place, as nn.SyncBatchNorm.convert_sync_batchnorm does; call before building the optimizer)."""
+        if cls.is_pointwise(module):
+            pointwise = cls(module.in_channels, module.out_channels, 1, bias=module.bias is not None,
+                            device=module.weight.device, dtype=module.weight.dtype)
+            pointwise.weight, pointwise.bias = module.weight, module.bias
+            pointwise.train(module.training)
+            return pointwise
+        for name, child in module.named_children():
+            module.add_module(name, cls.convert(child))
+        return module

@@ -106,6 +106,7 @@ class Uniformer(nn.Module):
         self.norm = BatchNorm3d(dims[-1])
         self.head = nn.Linear(dims[-1], cfg.MODEL.NUM_CLASSES)
         self.checkpoint_num = [0] * 4  # blocks recomputed in backward per stage: `set_grad_checkpointing`
+        self.channels_last = False  # weights and input clips in channels_last_3d: `set_memory_format`
         self.init_weights()
 
     @staticmethod
@@ -147,6 +148,12 @@ class Uniformer(nn.Module):
         """Recompute the first checkpoint_num[i] blocks of stage i in backward instead of storing them."""
         self.checkpoint_num = list(checkpoint_num)
 
+    def set_memory_format(self, channels_last: bool) -> None:
+        """Store the 5D (Conv3d) weights in torch.channels_last_3d, and convert each input clip to it in
+        `forward_features`, when `channels_last`; else torch's contiguous layout. What is computed is the same."""
+        self.to(memory_format=torch.channels_last_3d if channels_last else torch.contiguous_format)
+        self.channels_last = channels_last
+
     def _check_input(self, x: Tensor) -> None:
         stride = STEM_STRIDE * STAGE_STRIDE**3
         if x.dim() != 5 or x.shape[1] != 3:
@@ -162,6 +169,8 @@ class Uniformer(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         """x: [B, 3, T, H, W] -> [B, C4, T / stride, H / 32, W / 32] (after the final BatchNorm)."""
         self._check_input(x)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last_3d)
         x = self.pos_drop(self.patch_embed1(x))
         for i in range(4):
             if i:
