@@ -29,7 +29,7 @@ fi
 NPROC=$(( NUM_GPUS > 0 ? NUM_GPUS : 1 ))
 
 launch_run_net() {
-    local config="$1"
+    local config="${RELEASED_NAME_CONFIG:-$1}"  # a released name's config (run_released_name, below)
     shift
     local rendezvous=(--standalone)
     if [ "$NNODES" -gt 1 ]; then
@@ -48,4 +48,21 @@ launch_run_net() {
 test_checkpoint() {
     local best="$OUTPUT_DIR/checkpoints/checkpoint_best.pyth"
     if [ -n "${CHECKPOINT:-}" ]; then echo "$CHECKPOINT"; elif [ -f "$best" ]; then echo "$best"; fi
+}
+
+# exp/<released name>/run.sh and test.sh, the experiment names of the EMIM release (README, "Published recipes"):
+# `run_released_name SCRIPT [KEY VALUE ...]` runs SCRIPT (run.sh or test.sh) of the recipe that the folder's
+# config.yaml names as `_BASE_`, with that config. The recipe's defaults (DATA_DIR, PRETRAINED, ...) and its
+# OUTPUT_DIR hold for both names, so one experiment has one output folder whichever name starts it.
+run_released_name() {
+    local script="$1" base recipe
+    shift
+    base="$(sed -n 's/^_BASE_: *//p' "$EXP_DIR/config.yaml")"
+    if [ "$(basename "$base")" != config.yaml ] || [ ! -f "$EXP_DIR/$base" ]; then
+        echo "error: $EXP_DIR/config.yaml: _BASE_ '$base' is not a recipe's config (../<recipe>/config.yaml)" >&2
+        exit 2
+    fi
+    recipe="$(cd "$EXP_DIR/$(dirname "$base")" && pwd)"
+    echo "$(basename "$EXP_DIR") is the released name of exp/$(basename "$recipe"): running its $script" >&2
+    RELEASED_NAME_CONFIG="$EXP_DIR/config.yaml" exec bash "$recipe/$script" "$@"
 }
