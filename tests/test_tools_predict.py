@@ -13,9 +13,10 @@ from slowfast.config import load_config
 from slowfast.datasets.motion_synth import write_motion_dataset
 from slowfast.engine.checkpoint import Checkpointer
 from slowfast.engine.evaluator import test as engine_test
-from slowfast.engine.inference import CheckpointMismatchError, load_labels
+from slowfast.engine.inference import load_labels
 from slowfast.engine.optimizer import LRScheduler, construct_optimizer
 from slowfast.models import build_model
+from slowfast.utils.weights import WeightsError
 
 sys.path.insert(0, str(REPO / "tools"))
 import predict  # noqa: E402
@@ -111,7 +112,7 @@ def test_checkpoint_of_another_model_names_the_keys(trained, tmp_path):
     cfg = load_config(str(trained["cfg"]), ["UNIFORMER.ATTN_MAX_DISP", "[5, 3]", "MODEL.NUM_CLASSES", "10"])
     other = tmp_path / "other.pyth"
     torch.save({"model_state": build_model(cfg).state_dict()}, other)
-    with pytest.raises(CheckpointMismatchError) as err:
+    with pytest.raises(WeightsError) as err:
         predict.main(["--cfg", str(trained["cfg"]), "--checkpoint", str(other), _videos(trained)[0]])
     message = str(err.value)
     assert str(other) in message

@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from slowfast.utils.logging import get_logger
 from slowfast.utils.misc import get_rng_state, set_rng_state
+from slowfast.utils.weights import WeightsError, extract_state_dict, load_state, read_checkpoint
 
 logger = get_logger(__name__)
 
@@ -92,9 +93,10 @@ class Checkpointer:
         logger.info("saved checkpoint %s (epoch %d)", path, epoch)
 
     def resume(self, path: str) -> tuple[int, float]:
-        """Restore everything from `path`; returns (finished epochs, best top-1 so far)."""
+        """Restore everything from `path`; returns (finished epochs, best top-1 so far). The model's tensors
+        must be exactly those in the file (`WeightsError` names every one that differs)."""
         ckpt = load_checkpoint(path)
-        unwrap(self.model).load_state_dict(ckpt["model_state"])
+        load_state(unwrap(self.model), extract_state_dict(ckpt, path), path)
         self.optimizer.load_state_dict(ckpt["optimizer_state"])
         self.scheduler.load_state_dict(ckpt["scheduler_state"])
         if self.scaler is not None and ckpt.get("scaler_state"):
@@ -106,11 +108,11 @@ class Checkpointer:
 
 
 def load_checkpoint(path: str) -> dict:
-    """A training checkpoint, checked for the keys a resume needs (weights-only unpickling)."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    """A training checkpoint, checked for the keys a resume needs (`read_checkpoint`: weights only)."""
+    ckpt = read_checkpoint(path)
     missing = [k for k in REQUIRED_KEYS if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
-        raise ValueError(f"{path}: not a training checkpoint, missing {missing}")
+        raise WeightsError(f"{path}: not a training checkpoint, missing {missing}")
     return ckpt
 
 

@@ -121,6 +121,7 @@ def results_path(cfg) -> str | None:
 def test(cfg, loader_fn: Callable | None = None) -> dict:
     """Multi-view test of TEST.CHECKPOINT_FILE_PATH (else the newest checkpoint in OUTPUT_DIR) on the
     test views; logs and returns the metrics and saves per-video results to TEST.SAVE_RESULTS_PATH.
+    The checkpoint loads exactly (`WeightsError` names every tensor of another shape, missing or unexpected).
 
     loader_fn(cfg, split) -> DataLoader; default `slowfast.datasets.construct_loader`.
     """
@@ -130,7 +131,7 @@ def test(cfg, loader_fn: Callable | None = None) -> dict:
     if not path:
         raise FileNotFoundError(f"nothing to test: TEST.CHECKPOINT_FILE_PATH is empty and {cfg.OUTPUT_DIR}/checkpoints "
                                 "holds no readable checkpoint")
-    model, runtime = setup_model(cfg, path)
+    model, runtime = setup_model(cfg, path, finetune=False)
     loader = loader_fn(cfg, "test")
     evaluator = MultiViewEvaluator(cfg.MODEL.NUM_CLASSES, cfg.DATA.ENSEMBLE_METHOD, len(loader.dataset))
     metrics = inference(model, loader, evaluator, runtime.device, runtime.autocast, cfg.LOG_PERIOD, "test")

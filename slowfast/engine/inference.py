@@ -23,60 +23,21 @@ from slowfast.datasets.lists import VideoRecord
 from slowfast.datasets.samplers import dense_indices, segment_indices
 from slowfast.models import build_model
 from slowfast.utils.logging import get_logger
-from slowfast.utils.weights import extract_state_dict, match_state_dict
+from slowfast.utils.weights import load_weights
 
 from .evaluator import MultiViewEvaluator, inference
 from .launch import autocast_factory
 
 logger = get_logger(__name__)
 
-# Entries of each kind listed in a mismatch message before "... and N more".
-_LIST_MAX = 8
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint whose tensors are not exactly those of the model the config builds."""
-
-
-def _listed(keys: list[str]) -> str:
-    more = f", ... and {len(keys) - _LIST_MAX} more" if len(keys) > _LIST_MAX else ""
-    return ", ".join(keys[:_LIST_MAX]) + more
-
-
-def load_checkpoint_exact(model: nn.Module, path: str) -> None:
-    """Load the weights of `path` (engine checkpoint, SlowFast or released state dict) into `model`.
-
-    Every model tensor must be in the file with its shape and nothing else may be there; otherwise
-    `CheckpointMismatchError` names the keys of other shapes (file vs model), the missing and the unexpected ones.
-    """
-    if not g_pathmgr.exists(path):
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        with g_pathmgr.open(path, "rb") as f:
-            checkpoint = torch.load(f, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, not a torch file, pickled code
-        raise ValueError(f"{path}: cannot be read as a checkpoint ({type(err).__name__}: {err})") from err
-    target = model.state_dict()
-    matched, report = match_state_dict(extract_state_dict(checkpoint, path), target)
-    problems = [(f"{len(keys)} {what}", keys) for what, keys in (
-        ("tensors of another shape (file vs model)", report.skipped + report.inflated),
-        ("model tensors missing from the file", report.missing),
-        ("unexpected tensors in the file", report.unexpected)) if keys]
-    if problems:
-        lines = "\n".join(f"  {what}: {_listed(keys)}" for what, keys in problems)
-        raise CheckpointMismatchError(
-            f"{path} is not a checkpoint of the model this config builds ({type(model).__name__}, "
-            f"{len(target)} tensors):\n{lines}\nPass the --cfg the checkpoint was trained with "
-            f"(engine checkpoints hold it as YAML under 'cfg').")
-    model.load_state_dict({k: v.to(target[k].dtype) for k, v in matched.items()})
-    logger.info("loaded %d tensors from %s", len(matched), path)
-
 
 def load_model(cfg, checkpoint: str | None, device: torch.device) -> nn.Module:
-    """The config's model with the weights of `checkpoint` (None: its random initialisation), in eval mode."""
+    """The config's model with the weights of `checkpoint` (engine, SlowFast or released; None: its random
+    initialisation), in eval mode. The file must hold exactly the model's tensors (`WeightsError` names every
+    one of another shape, missing or unexpected)."""
     model = build_model(cfg)
     if checkpoint:
-        load_checkpoint_exact(model, checkpoint)
+        load_weights(model, checkpoint)
     return model.to(device).eval()
 
 

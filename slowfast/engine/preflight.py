@@ -17,13 +17,10 @@ import os
 import tempfile
 import time
 
-import torch
-from iopath.common.file_io import g_pathmgr
-
 from slowfast.config import UserError
 from slowfast.datasets.preflight import Problem, SplitCheck, check_split, data_kind
 from slowfast.models import build_model
-from slowfast.utils.weights import extract_state_dict, match_state_dict
+from slowfast.utils.weights import WeightsError, extract_state_dict, fit, read_checkpoint
 
 from .checkpoint import REQUIRED_KEYS, last_checkpoint
 from .launch import check_world, processes_per_machine
@@ -36,10 +33,6 @@ SCRIPT_VARIABLES = {
     "TEST.CHECKPOINT_FILE_PATH": ("CHECKPOINT", "test.sh"),
     "OUTPUT_DIR": ("OUTPUT_DIR", "run.sh/test.sh"),
 }
-# The classifier: fine-tuning from weights of another class count (K400 -> SSv1) skips it, as load_weights does.
-_HEAD_PREFIX = "head."
-# Tensors named per kind of mismatch before "... and N more".
-_LIST_MAX = 8
 
 
 class PreflightError(UserError):
@@ -110,14 +103,14 @@ def check_run(cfg, samples: int = 3) -> list[str]:
 
 def _check_checkpoints(cfg) -> list[Problem]:
     """TRAIN.CHECKPOINT_FILE_PATH (when training) and the checkpoint to test (when testing) against the model."""
-    wanted = []  # (config key, path, exact): a resumed training state must be exactly this model's
+    wanted = []  # (config key, path, finetune): weights the run fine-tunes from, else loaded exactly
     if cfg.TRAIN.ENABLE and cfg.TRAIN.CHECKPOINT_FILE_PATH:
         wanted.append(("TRAIN.CHECKPOINT_FILE_PATH", cfg.TRAIN.CHECKPOINT_FILE_PATH,
-                       cfg.TRAIN.CHECKPOINT_LOAD_OPTIMIZER))
+                       not cfg.TRAIN.CHECKPOINT_LOAD_OPTIMIZER))
     problems = []
     if cfg.TEST.ENABLE and cfg.TEST.CHECKPOINT_FILE_PATH:
         if not (cfg.TRAIN.ENABLE and _inside(cfg.TEST.CHECKPOINT_FILE_PATH, cfg.OUTPUT_DIR)):
-            wanted.append(("TEST.CHECKPOINT_FILE_PATH", cfg.TEST.CHECKPOINT_FILE_PATH, True))
+            wanted.append(("TEST.CHECKPOINT_FILE_PATH", cfg.TEST.CHECKPOINT_FILE_PATH, False))
         # else: a checkpoint this run's training writes (checkpoint_best.pyth), there only after training
     elif cfg.TEST.ENABLE and not cfg.TRAIN.ENABLE:  # else the test reads what this run's training writes
         newest = last_checkpoint(cfg.OUTPUT_DIR)
@@ -127,18 +120,18 @@ def _check_checkpoints(cfg) -> list[Problem]:
                                     f"the weights to test, or train first (exp/<name>/run.sh)",
                                     "TEST.CHECKPOINT_FILE_PATH"))
         else:
-            wanted.append(("TEST.CHECKPOINT_FILE_PATH", newest, True))
+            wanted.append(("TEST.CHECKPOINT_FILE_PATH", newest, False))
     loaded = []
-    for key, path, exact in wanted:
+    for key, path, finetune in wanted:
         resume = key.startswith("TRAIN") and cfg.TRAIN.CHECKPOINT_LOAD_OPTIMIZER
         state, problem = _read_checkpoint(key, path, resume)
         if problem:
             problems.append(problem)
         else:
-            loaded.append((key, path, exact, state))
+            loaded.append((key, path, finetune, state))
     if loaded:
         target = build_model(cfg).state_dict()
-        problems += [p for key, path, exact, state in loaded if (p := _compare(key, path, state, target, exact))]
+        problems += [p for key, path, finetune, state in loaded if (p := _compare(key, path, state, target, finetune))]
     return problems
 
 
@@ -151,15 +144,11 @@ def _read_checkpoint(key: str, path: str, resume: bool) -> tuple[dict | None, Pr
     """The model state dict in `path`, or the Problem that stops reading it. `resume`: the whole training
     state is restored from it (TRAIN.CHECKPOINT_LOAD_OPTIMIZER), so it must be an engine checkpoint."""
     advice = ("; PRETRAINED= (empty) trains from scratch" if key == "TRAIN.CHECKPOINT_FILE_PATH" else "")
-    if not g_pathmgr.exists(path):
-        return None, Problem(key, f"{path} does not exist{advice}", key)
-    if g_pathmgr.isdir(path):
-        return None, Problem(key, f"{path} is a folder, not a weights file{advice}", key)
     try:
-        checkpoint = _load(path)
+        checkpoint = read_checkpoint(path)
         state = extract_state_dict(checkpoint, path)
-    except Exception as err:  # truncated file, not a torch file, pickled code, no tensors
-        return None, Problem(key, f"{path} cannot be read as weights ({type(err).__name__}: {_short(err)})", key)
+    except WeightsError as err:
+        return None, Problem(key, f"{err}{advice}", key)
     missing = [k for k in REQUIRED_KEYS if k not in checkpoint] if resume else []
     if missing:
         return None, Problem("TRAIN.CHECKPOINT_LOAD_OPTIMIZER", f"is True but {path} is not a training checkpoint "
@@ -168,51 +157,14 @@ def _read_checkpoint(key: str, path: str, resume: bool) -> tuple[dict | None, Pr
     return state, None
 
 
-def _short(err: Exception) -> str:
-    """One line of an error: of torch's weights-only unpickling message, the reason alone (its advice to
-    load with weights_only=False does not apply to a file that is not a checkpoint)."""
-    text = str(err)
-    if "WeightsUnpickler error:" in text:
-        text = text.split("WeightsUnpickler error:", 1)[1].split("\n\nCheck", 1)[0]
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:200] + "..."
-
-
-def _load(path: str):
-    """torch.load on CPU, weights only, memory-mapped where the file format allows (no copy of the tensors)."""
-    local = g_pathmgr.get_local_path(path)
+def _compare(key: str, path: str, state: dict, target: dict, finetune: bool) -> Problem | None:
+    """The loader's verdict (`slowfast.utils.weights.fit`) on `state` for the model whose state dict is
+    `target`: exactly (testing, resuming), or as fine-tuning loads it."""
     try:
-        return torch.load(local, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError as err:
-        if "mmap" not in str(err):
-            raise
-        return torch.load(local, map_location="cpu", weights_only=True)  # the legacy (non-zip) format
-
-
-def _listed(keys: list[str]) -> str:
-    more = f", ... and {len(keys) - _LIST_MAX} more" if len(keys) > _LIST_MAX else ""
-    return ", ".join(keys[:_LIST_MAX]) + more
-
-
-def _compare(key: str, path: str, state: dict, target: dict, exact: bool) -> Problem | None:
-    """Whether `state` is of the model whose state dict is `target`: exactly (testing, resuming), or as
-    fine-tuning loads it (any head; 2D kernels inflate; new layers may be missing)."""
-    _, report = match_state_dict(state, target)
-    reshaped = report.skipped + report.inflated if exact else [
-        k for k in report.skipped if not k.startswith(_HEAD_PREFIX)]
-    kinds = [(len(keys), what, _listed(keys)) for what, keys in (
-        ("tensors of another shape (file vs model)", reshaped),
-        ("model tensors missing from the file", report.missing if exact else []),
-        ("unexpected tensors in the file", report.unexpected if exact else [])) if keys]
-    if not exact and not (report.loaded or report.inflated):
-        kinds.append((len(state), "tensors in the file, none with a name and shape of the model's",
-                      _listed(list(state))))
-    if not kinds:
-        return None
-    found = "; ".join(f"{count} {what}: {names}" for count, what, names in kinds)
-    config = "the config it was trained with (engine checkpoints hold it as YAML under 'cfg')"
-    return Problem(key, f"{path} is not a checkpoint of the model this config builds ({len(target)} tensors): "
-                   f"{found}. Use weights of this model, or {config}", key)
+        fit(state, target, path, finetune)
+    except WeightsError as err:
+        return Problem(key, str(err), key)
+    return None
 
 
 def _check_output_dir(output_dir: str) -> list[Problem]:

@@ -122,7 +122,8 @@ def train(cfg, loader_fn: Callable | None = None) -> None:
     seed_everything(cfg.RNG_SEED)
     resume = find_resumable(cfg.OUTPUT_DIR) if cfg.TRAIN.AUTO_RESUME else None
     finetune = resume is None and not cfg.TRAIN.CHECKPOINT_LOAD_OPTIMIZER
-    model, runtime = setup_model(cfg, cfg.TRAIN.CHECKPOINT_FILE_PATH if finetune else None, ddp=True)
+    model, runtime = setup_model(cfg, cfg.TRAIN.CHECKPOINT_FILE_PATH if finetune else None, ddp=True,
+                                 finetune=True)
     train_loader = loader_fn(cfg, "train")
     val_loader = loader_fn(cfg, "val") if cfg.TRAIN.EVAL_PERIOD > 0 else None
     optimizer = construct_optimizer(model, cfg.SOLVER)
