@@ -20,10 +20,17 @@ def test_defaults_pass_checks():
     [
         (["UNIFORMER.ATTN_MAX_DISP", "[6, 7]"], r"UNIFORMER.ATTN_MAX_DISP: got \[6, 7\]; allowed: odd"),
         (["UNIFORMER.HEAD_DIM", "48"], r"UNIFORMER.HEAD_DIM: got 48; allowed: a positive divisor"),
-        (["DATA.NUM_FRAMES", "1"], r"DATA.NUM_FRAMES: got 1; allowed: EMIM pairs each frame"),
-        (["UNIFORMER.STEM_TEMPORAL_STRIDE", "2", "DATA.NUM_FRAMES", "2"], "needs >= 2 token frames"),
         (["UNIFORMER.ATTN_TYPE", "['emim']"], r"UNIFORMER.ATTN_TYPE: got \['emim'\]; allowed: a list of 2"),
         (["UNIFORMER.ATTN_TYPE", "['emim', 'natten']"], "UNIFORMER.ATTN_TYPE.*allowed: two of"),
+        (["UNIFORMER.ATTN_LAYERS", "[['emim']]"], r"UNIFORMER.ATTN_LAYERS: got \[\['emim'\]\]; allowed: \[\] or two"),
+        (["UNIFORMER.ATTN_LAYERS", "[['emim'], []]"], "UNIFORMER.ATTN_LAYERS.*two non-empty lists"),
+        (["UNIFORMER.ATTN_LAYERS", "[['emim'], ['']]"], "UNIFORMER.ATTN_LAYERS.*attention type names"),
+        (["UNIFORMER.ATTN_LAYERS", "[['emim'], ['emim']]", "UNIFORMER.ATTN_TYPE", "['global', 'emim']"],
+         r"UNIFORMER.ATTN_LAYERS \(\[\['emim'\], \['emim'\]\]\) and the released ATTN_TYPE.*set one of them"),
+        (["UNIFORMER.ATTN_LAYERS", "[['global'], ['global']]", "UNIFORMER.CONTINUOUS_ATTN", "l"],
+         r"CONTINUOUS_ATTN \('l'\) both place attention types"),
+        (["AUG.RE_SPLIT", "True"], "AUG.RE_SPLIT: got True; allowed: False"),
+        (["DATA.INPUT_CHANNEL_NUM", "[3, 3]"], r"DATA.INPUT_CHANNEL_NUM: got \[3, 3\]; allowed: \[3\]"),
         (["UNIFORMER.ATTN_MAX_DISP", "[7, 7, 7]"], "a list of 2 entries"),
         (["UNIFORMER.CONTINUOUS_ATTN", "lx"], "UNIFORMER.CONTINUOUS_ATTN: got 'lx'"),
         (["UNIFORMER.EMIM_BACKEND", "triton"], "UNIFORMER.EMIM_BACKEND: got 'triton'; allowed: '', 'torch'"),
@@ -42,9 +49,27 @@ def test_bad_values_name_key_and_allowed_values(opts, match):
         load_config(None, opts)
 
 
+@pytest.mark.parametrize("opts", [["DATA.NUM_FRAMES", "1"],
+                                  ["UNIFORMER.STEM_TEMPORAL_STRIDE", "2", "DATA.NUM_FRAMES", "2"]])
+def test_emim_with_one_token_frame_is_refused_where_the_model_is_built(opts):
+    """EmimAttention declares that it pairs frames; the registry lives above the config, so the model checks."""
+    cfg = load_config(None, opts)
+    with pytest.raises(ValueError, match=r"DATA.NUM_FRAMES: got \d; attention type 'emim' \(stage 3\) needs >= 2 "
+                                         r"token frames, NUM_FRAMES / UNIFORMER.STEM_TEMPORAL_STRIDE = 1"):
+        build_model(cfg)
+
+
 def test_global_attention_allows_one_frame():
     cfg = load_config(None, ["DATA.NUM_FRAMES", "1", "UNIFORMER.ATTN_TYPE", "['global', 'global']"])
     assert cfg.DATA.NUM_FRAMES == 1
+    build_model(cfg)
+
+
+def test_released_keys_that_place_the_defaults_do_not_conflict_with_attn_layers():
+    """extra_attn64 with 'lglg' places what the defaults place, so ATTN_LAYERS may be set over it."""
+    cfg = load_config(None, ["UNIFORMER.ATTN_TYPE", "['extra_attn64', 'extra_attn128']", "UNIFORMER.CONTINUOUS_ATTN",
+                             "lglg", "UNIFORMER.ATTN_LAYERS", "[['global'], ['global']]"])
+    assert cfg.UNIFORMER.ATTN_LAYERS == [["global"], ["global"]]
 
 
 def test_yaml_errors_name_the_file(tmp_path):

@@ -84,13 +84,21 @@ _C.UNIFORMER.STD = False
 _C.UNIFORMER.STEM_TEMPORAL_STRIDE = 1
 # Name of the pretrained weights the recipe was made with (informational; TRAIN.CHECKPOINT_FILE_PATH loads).
 _C.UNIFORMER.PRETRAIN_NAME = ""
-# Attention in [stage 3, stage 4] blocks selected by CONTINUOUS_ATTN: "emim" (aliases "extra_attn64",
-# "extra_attn128", the released names) or "global"/"" (plain multi-head self-attention).
+# Attention type of each block of [stage 3, stage 4]: per stage a list of names registered in
+# `slowfast.models.attention` ("emim", "global"), a pattern repeated over the stage's blocks (block j gets
+# pattern[j % len]); e.g. [["emim", "global"], ["emim", "global"]] is the released placement. [] (default):
+# from the released keys ATTN_TYPE and CONTINUOUS_ATTN below. When set it wins, and those two must place what
+# their defaults place (EMIM in even blocks, e.g. ['extra_attn64', 'extra_attn64'] with 'lg'), else an error.
+# Names are checked against the registry where the model is built (docs/config.md#attention-types).
+_C.UNIFORMER.ATTN_LAYERS = []
+# Released key, read only when ATTN_LAYERS is []: the attention type of the 'l' blocks of [stage 3, stage 4],
+# "emim" (aliases "extra_attn64", "extra_attn128", the released names) or "global" (aliases "", "none", None).
 _C.UNIFORMER.ATTN_TYPE = ["emim", "emim"]
-# EMIM window K (odd, >= 1) for [stage 3, stage 4].
+# Window K (odd, >= 1) of the windowed attention types for [stage 3, stage 4] (EMIM: K x K in the next frame).
 _C.UNIFORMER.ATTN_MAX_DISP = [7, 7]
-# Which blocks of stages 3-4 use ATTN_TYPE: a string of 'l' (local/EMIM) and 'g' (global) repeated over
-# block indices; "lg" (released) = even blocks EMIM, odd global; "l" = all EMIM; "g" = none.
+# Released key, read only when ATTN_LAYERS is []: which blocks of stages 3-4 get ATTN_TYPE, a string of 'l'
+# (ATTN_TYPE) and 'g' ("global") repeated over block indices; "lg" (released) = even blocks ATTN_TYPE, odd
+# global; "l" = all ATTN_TYPE; "g" = all global.
 _C.UNIFORMER.CONTINUOUS_ATTN = "lg"
 # LayerScale on the residual branches of attention blocks (0 = off, else the initial gamma).
 _C.UNIFORMER.LAYER_SCALE = 0.0
@@ -164,7 +172,8 @@ _C.DATA.TRAIN_JITTER_ASPECT_RELATIVE = []
 _C.DATA.TRAIN_CROP_SIZE = 224
 # Test: short side resized to, and crops taken at, this size.
 _C.DATA.TEST_CROP_SIZE = 256
-# Channels per pathway.
+# Not read: accepted so the released configs, which set it ([3], SlowFast's channels per pathway), load
+# unchanged. The model has one pathway of RGB clips; any other value is refused.
 _C.DATA.INPUT_CHANNEL_NUM = [3]
 # Horizontal flip in training (off for Something-Something, where left/right are labels).
 _C.DATA.RANDOM_FLIP = True
@@ -189,10 +198,12 @@ _C.AUG.COLOR_JITTER = 0.4
 _C.AUG.AA_TYPE = "rand-m7-n4-mstd0.5-inc1"
 # Resize interpolation: "bilinear" or "bicubic".
 _C.AUG.INTERPOLATION = "bicubic"
-# Random erasing probability, mode ("const", "rand", "pixel"), count, split.
+# Random erasing probability, mode ("const", "rand", "pixel"), count.
 _C.AUG.RE_PROB = 0.25
 _C.AUG.RE_MODE = "pixel"
 _C.AUG.RE_COUNT = 1
+# Not read: accepted so the released configs, which set it (False), load unchanged. timm's split random
+# erasing spares the first augmentation split of AugMix batches, which this codebase does not make; True is refused.
 _C.AUG.RE_SPLIT = False
 
 # ---------------------------------------------------------------------------------------------- #
@@ -307,9 +318,9 @@ def get_cfg() -> CfgNode:
     return _C.clone()
 
 
-# EMIM attention names accepted in UNIFORMER.ATTN_TYPE; the released configs use the extra_attn* names.
-EMIM_ATTN_TYPES = ("emim", "extra_attn64", "extra_attn128")
-GLOBAL_ATTN_TYPES = ("global", "", "none", "None")
+# The attention type each released UNIFORMER.ATTN_TYPE value names (the released configs write extra_attn*).
+RELEASED_ATTN_TYPES = {"emim": "emim", "extra_attn64": "emim", "extra_attn128": "emim",
+                       "global": "global", "": "global", "none": "global", "None": "global", None: "global"}
 # Backends of the EMIM op (`slowfast.ops.emim_attention`); UNIFORMER.EMIM_BACKEND "" means the best available.
 EMIM_BACKENDS = ("torch", "cpu", "cuda")
 # torch.compile modes accepted in PERF.COMPILE_MODE.
@@ -336,12 +347,51 @@ def _check_choice(cfg: CfgNode, key: str, allowed) -> None:
         _fail(key, node, ", ".join(repr(a) for a in allowed))
 
 
-def uses_emim(cfg: CfgNode) -> bool:
-    """Whether any block of the configured model is an EMIM block."""
+def attention_layer_names(cfg: CfgNode) -> list[list[str]]:
+    """Per attention stage (stage 3, stage 4), the attention type name of each of its DEPTH blocks: from
+    UNIFORMER.ATTN_LAYERS, or where that is [] from the released ATTN_TYPE and CONTINUOUS_ATTN ('l' = the
+    stage's ATTN_TYPE, 'g' = "global"). The names are checked against the registry by the model."""
     u = cfg.UNIFORMER
-    return "l" in u.CONTINUOUS_ATTN and any(
-        t in EMIM_ATTN_TYPES and d > 0 for t, d in zip(u.ATTN_TYPE, u.DEPTH[2:])
-    )
+    if u.ATTN_LAYERS:
+        return _repeat(u.ATTN_LAYERS, u.DEPTH[2:])
+    return _released_layer_names(u.ATTN_TYPE, u.CONTINUOUS_ATTN, u.DEPTH[2:])
+
+
+def _repeat(patterns: list[list[str]], depths: list[int]) -> list[list[str]]:
+    """Each stage's pattern repeated over its blocks: block j gets pattern[j % len(pattern)]."""
+    return [[pattern[j % len(pattern)] for j in range(depth)] for pattern, depth in zip(patterns, depths)]
+
+
+def _released_layer_names(attn_type: list, continuous_attn: str, depths: list[int]) -> list[list[str]]:
+    """The per-block names the released keys ATTN_TYPE and CONTINUOUS_ATTN place."""
+    patterns = [[RELEASED_ATTN_TYPES[t] if c == "l" else "global" for c in continuous_attn] for t in attn_type]
+    return _repeat(patterns, depths)
+
+
+def _check_attention_keys(cfg: CfgNode) -> None:
+    """UNIFORMER.ATTN_LAYERS's form, the released keys' values, and no conflict between the two."""
+    u = cfg.UNIFORMER
+    for t in _check_list(cfg, "UNIFORMER.ATTN_TYPE", 2):
+        if t not in RELEASED_ATTN_TYPES:
+            _fail("UNIFORMER.ATTN_TYPE", u.ATTN_TYPE, f"two of {list(RELEASED_ATTN_TYPES)}")
+    if not u.CONTINUOUS_ATTN or set(u.CONTINUOUS_ATTN) - set("lg"):
+        _fail("UNIFORMER.CONTINUOUS_ATTN", u.CONTINUOUS_ATTN,
+              "a non-empty string of 'l' (ATTN_TYPE) and 'g' (global), e.g. 'lg', 'l', 'g', 'llg'")
+    if not u.ATTN_LAYERS:
+        return
+    if len(u.ATTN_LAYERS) != 2 or not all(
+        isinstance(p, (list, tuple)) and p and all(isinstance(n, str) and n for n in p) for p in u.ATTN_LAYERS
+    ):
+        _fail("UNIFORMER.ATTN_LAYERS", u.ATTN_LAYERS, "[] or two non-empty lists of attention type names "
+              "(stage 3, stage 4), e.g. [['emim', 'global'], ['emim', 'global']]")
+    # The released keys count as set where they place other types than their defaults do (extra_attn64 = emim).
+    default, depths = _C.UNIFORMER, u.DEPTH[2:]
+    if (_released_layer_names(u.ATTN_TYPE, u.CONTINUOUS_ATTN, depths)
+            != _released_layer_names(default.ATTN_TYPE, default.CONTINUOUS_ATTN, depths)):
+        raise ValueError(
+            f"config keys UNIFORMER.ATTN_LAYERS ({u.ATTN_LAYERS!r}) and the released ATTN_TYPE ({u.ATTN_TYPE!r}) / "
+            f"CONTINUOUS_ATTN ({u.CONTINUOUS_ATTN!r}) both place attention types: set one of them; with ATTN_LAYERS "
+            f"leave ATTN_TYPE {default.ATTN_TYPE!r} and CONTINUOUS_ATTN {default.CONTINUOUS_ATTN!r} (the defaults)")
 
 
 def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
@@ -349,7 +399,6 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     u = cfg.UNIFORMER
     dims = _check_list(cfg, "UNIFORMER.EMBED_DIM", 4)
     depths = _check_list(cfg, "UNIFORMER.DEPTH", 4)
-    attn_types = _check_list(cfg, "UNIFORMER.ATTN_TYPE", 2)
     windows = _check_list(cfg, "UNIFORMER.ATTN_MAX_DISP", 2)
     ckpt_num = _check_list(cfg, "MODEL.CHECKPOINT_NUM", 4)
     if any(not isinstance(d, int) or d <= 0 for d in dims):
@@ -359,29 +408,20 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     if u.HEAD_DIM <= 0 or any(d % u.HEAD_DIM for d in dims[2:]):
         _fail("UNIFORMER.HEAD_DIM", u.HEAD_DIM,
               f"a positive divisor of the attention-stage widths EMBED_DIM[2:] = {dims[2:]}")
-    for t in attn_types:
-        if t is not None and t not in EMIM_ATTN_TYPES + GLOBAL_ATTN_TYPES:
-            _fail("UNIFORMER.ATTN_TYPE", attn_types,
-                  f"two of {EMIM_ATTN_TYPES + GLOBAL_ATTN_TYPES} or None")
     for k in windows:
         if not isinstance(k, int) or k < 1 or k % 2 == 0:
             _fail("UNIFORMER.ATTN_MAX_DISP", windows, "odd positive window sizes (3, 5, 7, ...)")
-    if not u.CONTINUOUS_ATTN or set(u.CONTINUOUS_ATTN) - set("lg"):
-        _fail("UNIFORMER.CONTINUOUS_ATTN", u.CONTINUOUS_ATTN,
-              "a non-empty string of 'l' (EMIM) and 'g' (global), e.g. 'lg', 'l', 'g', 'llg'")
+    _check_attention_keys(cfg)
     _check_choice(cfg, "UNIFORMER.STEM_TEMPORAL_STRIDE", (1, 2))
     _check_choice(cfg, "UNIFORMER.SPLIT", (False,))
+    _check_choice(cfg, "AUG.RE_SPLIT", (False,))
+    _check_choice(cfg, "DATA.INPUT_CHANNEL_NUM", ([3],))
     _check_choice(cfg, "UNIFORMER.EMIM_BACKEND", ("", *EMIM_BACKENDS))
     if u.LAYER_SCALE < 0:
         _fail("UNIFORMER.LAYER_SCALE", u.LAYER_SCALE, "0 (off) or a positive initial value")
     if cfg.DATA.NUM_FRAMES < 1 or cfg.DATA.NUM_FRAMES % u.STEM_TEMPORAL_STRIDE:
         _fail("DATA.NUM_FRAMES", cfg.DATA.NUM_FRAMES,
               f"a positive multiple of UNIFORMER.STEM_TEMPORAL_STRIDE = {u.STEM_TEMPORAL_STRIDE}")
-    token_frames = cfg.DATA.NUM_FRAMES // u.STEM_TEMPORAL_STRIDE
-    if uses_emim(cfg) and token_frames < 2:
-        _fail("DATA.NUM_FRAMES", cfg.DATA.NUM_FRAMES,
-              f"EMIM pairs each frame with the next, so it needs >= 2 token frames "
-              f"(NUM_FRAMES / STEM_TEMPORAL_STRIDE = {token_frames}); or set UNIFORMER.ATTN_TYPE to global")
     if not (u.EMIM_MOTION or u.EMIM_CONTEXT):
         _fail("UNIFORMER.EMIM_MOTION/EMIM_CONTEXT", (u.EMIM_MOTION, u.EMIM_CONTEXT),
               "at least one EMIM branch on")

@@ -1,7 +1,13 @@
-"""Token mixers of UniFormer's attention stages: global multi-head self-attention and EMIM.
+"""Token mixers of UniFormer's attention stages and their registry: global multi-head self-attention and EMIM.
 
-Both map tokens [B, T*H*W, C] with their (T, H, W) grid to [B, T*H*W, C]; `ATTN_LAYERS` names them.
+Each maps tokens [B, T*H*W, C] with their (T, H, W) grid to [B, T*H*W, C]. An attention type is an
+`AttentionLayer` subclass registered under the name UNIFORMER.ATTN_LAYERS uses for it
+(`@register_attention("name")`); it builds itself from the config (`from_config`), so the backbone knows
+none of its arguments. How to add one: docs/model_and_kernels.md#attention-types.
 """
+
+import functools
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -9,6 +15,7 @@ import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from torch import Tensor
 
+from slowfast.config import ConfigError, attention_layer_names
 from slowfast.ops import emim_attention
 
 from .layers import QuickGELU
@@ -17,7 +24,65 @@ from .layers import QuickGELU
 RELEASED_KERNEL_CHANNELS = 32
 
 
-class GlobalAttention(nn.Module):
+class AttentionLayer(nn.Module):
+    """An attention type: `forward(x [B, T*H*W, C], thw=(T, H, W)) -> [B, T*H*W, C]`, built by `from_config`."""
+
+    # Token frames T the layer needs in its input (DATA.NUM_FRAMES / UNIFORMER.STEM_TEMPORAL_STRIDE).
+    min_token_frames = 1
+
+    @classmethod
+    def from_config(cls, cfg, stage: int, dim: int, num_heads: int) -> "AttentionLayer":
+        """The layer of a block of attention stage `stage` (0 = stage 3, 1 = stage 4), width `dim`, with
+        `num_heads` heads, its other arguments read from `cfg`."""
+        raise NotImplementedError(f"{cls.__name__} must define from_config(cfg, stage, dim, num_heads)")
+
+    def init_weights(self) -> None:
+        """The layer's own initialisation, run after the backbone's (trunc_normal Linear, zero bias); by
+        default the backbone's is kept."""
+
+
+# Registered attention types: UNIFORMER.ATTN_LAYERS name -> class.
+ATTENTION_TYPES: dict[str, type[AttentionLayer]] = {}
+
+
+def register_attention(name: str) -> Callable[[type[AttentionLayer]], type[AttentionLayer]]:
+    """Class decorator: `cls` becomes the attention type UNIFORMER.ATTN_LAYERS calls `name`."""
+
+    def register(cls: type[AttentionLayer]) -> type[AttentionLayer]:
+        if not issubclass(cls, AttentionLayer):
+            raise TypeError(f"attention type {name!r}: {cls.__name__} is not an AttentionLayer")
+        if name in ATTENTION_TYPES:
+            raise ValueError(f"attention type {name!r} is already registered ({ATTENTION_TYPES[name].__name__})")
+        ATTENTION_TYPES[name] = cls
+        return cls
+
+    return register
+
+
+def attention_layers(cfg) -> list[list[Callable[[int, int], AttentionLayer]]]:
+    """Per attention stage (stage 3, stage 4), per block: `make(dim, num_heads)` building the registered
+    attention type that `slowfast.config.attention_layer_names` gives that block. ConfigError naming the key
+    for a name that is not registered, or for too few token frames for a type."""
+    token_frames = cfg.DATA.NUM_FRAMES // cfg.UNIFORMER.STEM_TEMPORAL_STRIDE
+    factories = []
+    for stage, names in enumerate(attention_layer_names(cfg)):
+        for name in dict.fromkeys(names):
+            if name not in ATTENTION_TYPES:
+                raise ConfigError(f"config key UNIFORMER.ATTN_LAYERS: stage {stage + 3} names {name!r}; allowed: "
+                                  f"the registered attention types {sorted(ATTENTION_TYPES)}")
+            needed = ATTENTION_TYPES[name].min_token_frames
+            if token_frames < needed:
+                raise ConfigError(
+                    f"config key DATA.NUM_FRAMES: got {cfg.DATA.NUM_FRAMES}; attention type {name!r} (stage "
+                    f"{stage + 3}) needs >= {needed} token frames, NUM_FRAMES / UNIFORMER.STEM_TEMPORAL_STRIDE = "
+                    f"{token_frames}; or give stages 3-4 an attention type that needs fewer, e.g. "
+                    "UNIFORMER.ATTN_TYPE ['global', 'global']")
+        factories.append([functools.partial(ATTENTION_TYPES[n].from_config, cfg, stage) for n in names])
+    return factories
+
+
+@register_attention("global")
+class GlobalAttention(AttentionLayer):
     """Multi-head self-attention over all T*H*W tokens."""
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, qk_scale: float | None = None,
@@ -29,6 +94,12 @@ class GlobalAttention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         self.proj_drop = nn.Dropout(proj_drop)
+
+    @classmethod
+    def from_config(cls, cfg, stage: int, dim: int, num_heads: int) -> "GlobalAttention":
+        u = cfg.UNIFORMER
+        return cls(dim, num_heads, qkv_bias=u.QKV_BIAS, qk_scale=u.QKV_SCALE, attn_drop=u.ATTENTION_DROPOUT_RATE,
+                   proj_drop=u.DROPOUT_RATE)
 
     def forward(self, x: Tensor, thw: tuple[int, int, int]) -> Tensor:
         """x: [B, N, C] -> [B, N, C]."""
@@ -57,12 +128,15 @@ def released_kernel_emim(q: Tensor, k: Tensor, v: Tensor, rpb: Tensor, scale: fl
     return cost, torch.cat([context[..., :c], high - high.detach()], dim=-1)
 
 
-class EmimAttention(nn.Module):
+@register_attention("emim")
+class EmimAttention(AttentionLayer):
     """EMIM: each token against a K x K window of the next frame (EMIM_SPEC 3).
 
     The softmaxed cost volume aggregates values (context branch); the raw cost volume goes through
     `motion_conv`, an MLP shared by the heads (motion branch); their sum per head goes to `proj`.
     """
+
+    min_token_frames = 2  # each frame is paired with the next
 
     def __init__(self, dim: int, num_heads: int, window: int = 7, qkv_bias: bool = True,
                  qk_scale: float | None = None, proj_drop: float = 0.0, motion: bool = True,
@@ -94,6 +168,14 @@ class EmimAttention(nn.Module):
         )
         self.init_weights()
 
+    @classmethod
+    def from_config(cls, cfg, stage: int, dim: int, num_heads: int) -> "EmimAttention":
+        u = cfg.UNIFORMER
+        return cls(dim, num_heads, window=u.ATTN_MAX_DISP[stage], qkv_bias=u.QKV_BIAS, qk_scale=u.QKV_SCALE,
+                   proj_drop=u.DROPOUT_RATE, motion=u.EMIM_MOTION, context=u.EMIM_CONTEXT,
+                   relative_position_bias=u.EMIM_RPB, released_kernel=u.EMIM_RELEASED_KERNEL,
+                   backend=u.EMIM_BACKEND or None)  # the config's "" is the op's None: the best available
+
     def init_weights(self) -> None:
         """rpb ~ trunc_normal(0.02); motion MLP: Xavier first layer, zero last layer (starts as context only)."""
         if isinstance(self.rpb, nn.Parameter):
@@ -116,5 +198,3 @@ class EmimAttention(nn.Module):
             out = motion if out is None else out + motion
         return self.proj_drop(self.proj(out.reshape(batch, tokens, dim)))
 
-
-ATTN_LAYERS = {"global": GlobalAttention, "emim": EmimAttention}

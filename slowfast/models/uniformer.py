@@ -1,7 +1,5 @@
 """UniFormer for video with EMIM in its attention stages (EMIM_SPEC sections 1-2)."""
 
-import functools
-import logging
 from collections.abc import Callable
 
 import torch
@@ -10,13 +8,9 @@ from timm.layers import DropPath, trunc_normal_
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from slowfast.config.defaults import EMIM_ATTN_TYPES
-
-from .attention import ATTN_LAYERS, EmimAttention
+from .attention import AttentionLayer, attention_layers
 from .build import MODEL_REGISTRY
 from .layers import BatchNorm3d, Mlp, PatchEmbed
-
-logger = logging.getLogger(__name__)
 
 # Spatial stride of patch_embed1 and of each later patch embedding.
 STEM_STRIDE, STAGE_STRIDE = 4, 2
@@ -73,7 +67,8 @@ class AttentionBlock(nn.Module):
 
 @MODEL_REGISTRY.register()
 class Uniformer(nn.Module):
-    """UniFormer-S/B for video, EMIM in the blocks CONTINUOUS_ATTN selects; the only module that reads cfg.
+    """UniFormer-S/B for video, each stage 3-4 block's token mixer the attention type UNIFORMER.ATTN_LAYERS (or
+    the released ATTN_TYPE / CONTINUOUS_ATTN) names; only it and the attention types' `from_config` read cfg.
 
     Called as SlowFast models are: `model([clip])`, clip [B, 3, T, H, W] -> logits [B, NUM_CLASSES].
     """
@@ -91,6 +86,7 @@ class Uniformer(nn.Module):
             setattr(self, f"patch_embed{i + 1}",
                     PatchEmbed(dims[i - 1], dims[i], (kt, 2, 2), (1, 2, 2), (kt // 2, 0, 0)))
         self.pos_drop = nn.Dropout(u.DROPOUT_RATE)
+        attn_layers = attention_layers(cfg)  # per attention stage, per block: make(dim, num_heads)
         for i in range(4):
             start = sum(depths[:i])
             if i < 2:
@@ -98,7 +94,7 @@ class Uniformer(nn.Module):
                           for j in range(depths[i])]
             else:
                 blocks = [
-                    AttentionBlock(dims[i], dims[i] // u.HEAD_DIM, self._attn_layer(cfg, i - 2, j), u.MLP_RATIO,
+                    AttentionBlock(dims[i], dims[i] // u.HEAD_DIM, attn_layers[i - 2][j], u.MLP_RATIO,
                                    u.DROPOUT_RATE, drop_path[start + j], u.LAYER_SCALE)
                     for j in range(depths[i])
                 ]
@@ -109,25 +105,8 @@ class Uniformer(nn.Module):
         self.channels_last = False  # weights and input clips in channels_last_3d: `set_memory_format`
         self.init_weights()
 
-    @staticmethod
-    def _attn_layer(cfg, stage: int, block: int) -> Callable[[int, int], nn.Module]:
-        """Factory of block `block` of attention stage `stage` (0 = stage 3): the `ATTN_LAYERS` class that
-        ATTN_TYPE and CONTINUOUS_ATTN pick, with its arguments from the config."""
-        u = cfg.UNIFORMER
-        pattern = u.CONTINUOUS_ATTN
-        if u.ATTN_TYPE[stage] in EMIM_ATTN_TYPES and pattern[block % len(pattern)] == "l":
-            name, kwargs = "emim", dict(
-                window=u.ATTN_MAX_DISP[stage], motion=u.EMIM_MOTION, context=u.EMIM_CONTEXT,
-                relative_position_bias=u.EMIM_RPB, released_kernel=u.EMIM_RELEASED_KERNEL,
-                backend=u.EMIM_BACKEND or None,  # the config's "" is the op's None: the best available
-            )
-        else:
-            name, kwargs = "global", dict(attn_drop=u.ATTENTION_DROPOUT_RATE)
-        return functools.partial(ATTN_LAYERS[name], qkv_bias=u.QKV_BIAS, qk_scale=u.QKV_SCALE,
-                                 proj_drop=u.DROPOUT_RATE, **kwargs)
-
     def init_weights(self) -> None:
-        """Linear: trunc_normal(0.02), zero bias; LayerNorm: 1, 0; then each EMIM layer's own init."""
+        """Linear: trunc_normal(0.02), zero bias; LayerNorm: 1, 0; then each attention layer's own init."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 trunc_normal_(m.weight, std=0.02)
@@ -137,7 +116,7 @@ class Uniformer(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
         for m in self.modules():
-            if isinstance(m, EmimAttention):
+            if isinstance(m, AttentionLayer):
                 m.init_weights()
 
     def no_weight_decay(self) -> set[str]:

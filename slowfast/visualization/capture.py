@@ -4,9 +4,7 @@
 import torch.nn as nn
 from torch import Tensor
 
-from slowfast.models.attention import EmimAttention, GlobalAttention
-
-ATTENTION_TYPES = (EmimAttention, GlobalAttention)
+from slowfast.models.attention import AttentionLayer, EmimAttention
 
 
 class CostVolumes:
@@ -18,8 +16,8 @@ class CostVolumes:
         self.layers = {name.removesuffix(".attn"): m for name, m in model.named_modules()
                        if isinstance(m, EmimAttention)}
         if not self.layers:
-            raise ValueError(f"{type(model).__name__} has no EMIM layer (UNIFORMER.ATTN_TYPE / CONTINUOUS_ATTN "
-                             "select none): there is no cost volume to show")
+            raise ValueError(f"{type(model).__name__} has no EMIM layer (UNIFORMER.ATTN_LAYERS, or ATTN_TYPE / "
+                             "CONTINUOUS_ATTN, name 'emim' in no block): there is no cost volume to show")
         self.volumes: dict[str, Tensor] = {}
         self._handles = []
 
@@ -40,13 +38,13 @@ class CostVolumes:
 
 class AttentionInputs:
     """`with AttentionInputs(model, names) as rec: model(x)`: then `rec.tokens` maps each block name
-    ("blocks3.0", its token mixer `<name>.attn` an EmimAttention or GlobalAttention) to the tokens that
+    ("blocks3.0", its token mixer `<name>.attn` an AttentionLayer of any registered type) to the tokens that
     mixer received in the last forward pass, [B, T, H, W, C] (detached). ValueError naming a block that
     has no attention."""
 
     def __init__(self, model: nn.Module, names: list[str]):
         modules = dict(model.named_modules())
-        missing = [n for n in names if not isinstance(modules.get(f"{n}.attn"), ATTENTION_TYPES)]
+        missing = [n for n in names if not isinstance(modules.get(f"{n}.attn"), AttentionLayer)]
         if missing:
             raise ValueError(f"{type(model).__name__} has no attention block named {missing}")
         self.layers = {n: modules[f"{n}.attn"] for n in names}
