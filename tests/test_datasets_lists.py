@@ -62,3 +62,56 @@ def test_read_ssv2_list_labels_from_templates(tmp_path):
         read_ssv2_list(labels, unlabelled, "/v", ".webm", 2)
     with pytest.raises(ListFormatError, match=r"s.json:#0: label 1 outside \[0, 1\)"):
         read_ssv2_list(labels, split, "/v", ".webm", 1)
+
+
+def test_every_malformed_line_is_named_in_one_error(tmp_path):
+    f = _write(tmp_path, "l.txt", "a 10 1\nb 10\nc ten 1\nd 10 1\n\ne 0 1\nf 10 7\ng 10 2\n")
+    with pytest.raises(ListFormatError) as e:
+        read_frame_list(f, "", " ", 5)
+    expected = "'<folder> <num_frames> <label>' with integer num_frames >= 1 and label"
+    assert str(e.value).splitlines() == [
+        f"{f}: 4 malformed lines:",
+        f"    {f}:2: expected {expected}, got 'b 10'",
+        f"    {f}:3: num_frames 'ten' is not an integer; expected {expected}",
+        f"    {f}:6: num_frames 0 < 1; expected {expected}",
+        f"    {f}:7: label 7 outside [0, 5) (MODEL.NUM_CLASSES = 5)"]
+    f = _write(tmp_path, "v.csv", "a.mp4,1\nb.mp4\nc.mp4,x\nd.mp4,9\n")
+    with pytest.raises(ListFormatError) as e:
+        read_video_list(f, "", ",", 5)
+    assert [line.split(": ", 1)[0].strip() for line in str(e.value).splitlines()] == [
+        f, f"{f}:2", f"{f}:3", f"{f}:4"]
+
+
+def test_more_than_twenty_malformed_lines_are_counted(tmp_path):
+    # 57 bad lines (every even line of 114): the first 20 named with their line, then "... and 37 more".
+    f = _write(tmp_path, "v.csv", "".join("ok.mp4,0\n" if n % 2 else "bad.mp4\n" for n in range(1, 115)))
+    with pytest.raises(ListFormatError) as e:
+        read_video_list(f, "", ",", 2)
+    lines = str(e.value).splitlines()
+    assert lines[0] == f"{f}: 57 malformed lines:" and lines[-1] == "    ... and 37 more" and len(lines) == 22
+    assert [line.split(": ", 1)[0] for line in lines[1:21]] == [f"    {f}:{n}" for n in range(2, 42, 2)]
+
+
+def test_read_ssv2_list_names_every_bad_entry_and_an_unlabelled_split_once(tmp_path):
+    labels = _write(tmp_path, "labels.json", json.dumps({"Pushing something": "0", "Holding something": "1"}))
+    split = _write(tmp_path, "s.json", json.dumps([
+        {"id": "1", "template": "Holding [something]"}, {"id": "2"}, {"id": "3", "template": "Dancing"},
+        {"id": "4", "template": "Pushing [something]"}]))
+    with pytest.raises(ListFormatError) as e:
+        read_ssv2_list(labels, split, "", ".webm", 2)
+    assert str(e.value).splitlines() == [
+        f"{split}: 2 malformed entries:",
+        f"    {split}:#1: expected an object with 'id' and 'template' (a labelled split), got {{'id': '2'}}",
+        f"    {split}:#2: class 'Dancing' is not in {labels}"]
+    test = _write(tmp_path, "test.json", json.dumps([{"id": str(i)} for i in range(30)]))
+    with pytest.raises(ListFormatError) as e:
+        read_ssv2_list(labels, test, "", ".webm", 2)
+    assert "\n" not in str(e.value) and str(e.value).startswith(f"{test}:#0: expected an object with 'id' and")
+    assert "none of its 30 entries has a 'template'" in str(e.value) and "TEST.SPLIT val" in str(e.value)
+    bad_ids = _write(tmp_path, "ids.json", json.dumps({"A": "0", "B": "x", "C": "1.5"}))
+    with pytest.raises(ListFormatError) as e:
+        read_ssv2_list(bad_ids, split, "", ".webm", 3)
+    assert str(e.value).splitlines() == [
+        f"{bad_ids}: 2 malformed classes:",
+        f"    {bad_ids}: id of class 'B': 'x' is not an integer; expected integer class ids",
+        f"    {bad_ids}: id of class 'C': '1.5' is not an integer; expected integer class ids"]

@@ -85,8 +85,8 @@ def test_entry_point_exits_2_without_traceback(tmp_path):
                              str(tmp_path), "--annotations", str(tmp_path), "--out", str(tmp_path / "o")],
                             capture_output=True, text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 2
-    assert result.stderr == (f"error: {tmp_path}/Diving48_V2_train.json: the train split not found (pass the "
-                             f"folder that holds it as --annotations)\n")
+    assert result.stderr == (f"error: {tmp_path}: the train split not found: looked for Diving48_V2_train.json or "
+                             f"Diving48_train.json (pass the folder that holds it as --annotations)\n")
 
 
 def test_second_run_on_the_same_out_is_refused(tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from iopath.common.file_io import g_pathmgr
@@ -22,6 +23,40 @@ class ListFormatError(ValueError):
     """A split list that cannot be read as documented."""
 
 
+# Malformed lines (or entries) of one file named in its error; the rest are counted.
+MAX_NAMED_LINES = 20
+
+
+class BadLine(ValueError):
+    """What is wrong with one line or entry, raised by a line parser and collected by `LineProblems`."""
+
+
+class LineProblems:
+    """Every malformed line of one file, so that a reader reports them all in one error (`check`) instead of
+    stopping at the first: the first MAX_NAMED_LINES as `file:line: what is wrong`, then how many more."""
+
+    def __init__(self, path: str, unit: str = "lines"):
+        self.path, self.unit = path, unit
+        self.problems: list[str] = []
+
+    def add(self, where: str, what: str) -> None:
+        self.problems.append(f"{where}: {what}")
+
+    def message(self) -> str:
+        if len(self.problems) == 1:
+            return self.problems[0]
+        lines = [f"{self.path}: {len(self.problems)} malformed {self.unit}:"]
+        lines += [f"    {p}" for p in self.problems[:MAX_NAMED_LINES]]
+        if len(self.problems) > MAX_NAMED_LINES:
+            lines.append(f"    ... and {len(self.problems) - MAX_NAMED_LINES} more")
+        return "\n".join(lines)
+
+    def check(self, error: type[Exception] = ListFormatError) -> None:
+        """Raise `error` naming every problem added, if any."""
+        if self.problems:
+            raise error(self.message())
+
+
 def _join(prefix: str, path: str) -> str:
     return os.path.join(prefix, path) if prefix else path
 
@@ -34,20 +69,29 @@ def _read_lines(list_file: str) -> list[tuple[int, str]]:
     return [(n, line) for n, line in lines if line]
 
 
-def _parse_int(text: str, list_file: str, line_no: int, what: str, expected: str) -> int:
+def parse_int(text: str, what: str, expected: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ListFormatError(
-            f"{list_file}:{line_no}: {what} {text!r} is not an integer; expected {expected}") from None
+        raise BadLine(f"{what} {text!r} is not an integer; expected {expected}") from None
 
 
-def _check_label(label: int, num_classes: int, where: str) -> None:
+def _check_label(label: int, num_classes: int) -> int:
     if not 0 <= label < num_classes:
-        raise ListFormatError(f"{where}: label {label} outside [0, {num_classes}) (MODEL.NUM_CLASSES = {num_classes})")
+        raise BadLine(f"label {label} outside [0, {num_classes}) (MODEL.NUM_CLASSES = {num_classes})")
+    return label
 
 
-def _check_not_empty(records: list, list_file: str) -> list:
+def _parse_list(list_file: str, parse_line: Callable[[str, str], VideoRecord]) -> list[VideoRecord]:
+    """`parse_line(line, "file:line")` over the non-empty lines; every line it rejects is named in one error."""
+    problems, records = LineProblems(list_file), []
+    for line_no, line in _read_lines(list_file):
+        where = f"{list_file}:{line_no}"
+        try:
+            records.append(parse_line(line, where))
+        except BadLine as e:
+            problems.add(where, str(e))
+    problems.check()
     if not records:
         raise ListFormatError(f"{list_file}: no videos listed")
     return records
@@ -57,15 +101,15 @@ def read_video_list(list_file: str, prefix: str, separator: str, num_classes: in
     """A csv `<path><separator><label>` per line (Kinetics, Diving48, the motion dataset's videos).
     The label is split off at the last separator, so paths may contain the separator."""
     expected = f"'<path>{separator}<label>' with an integer label"
-    records = []
-    for line_no, line in _read_lines(list_file):
+
+    def parse_line(line: str, where: str) -> VideoRecord:
         fields = line.rsplit(separator, 1) if separator.strip() else line.rsplit(None, 1)
         if len(fields) != 2 or not fields[0].strip():
-            raise ListFormatError(f"{list_file}:{line_no}: expected {expected}, got {line!r}")
-        label = _parse_int(fields[1].strip(), list_file, line_no, "label", expected)
-        _check_label(label, num_classes, f"{list_file}:{line_no}")
-        records.append(VideoRecord(_join(prefix, fields[0].strip()), label, f"{list_file}:{line_no}"))
-    return _check_not_empty(records, list_file)
+            raise BadLine(f"expected {expected}, got {line!r}")
+        label = _check_label(parse_int(fields[1].strip(), "label", expected), num_classes)
+        return VideoRecord(_join(prefix, fields[0].strip()), label, where)
+
+    return _parse_list(list_file, parse_line)
 
 
 def read_frame_list(list_file: str, prefix: str, separator: str, num_classes: int) -> list[VideoRecord]:
@@ -73,18 +117,18 @@ def read_frame_list(list_file: str, prefix: str, separator: str, num_classes: in
     `separator` where the line contains it, else on whitespace: the released lists are space separated
     although the released run.sh passes `DATA.PATH_LABEL_SEPARATOR ,` (its loader split on ' ')."""
     expected = "'<folder> <num_frames> <label>' with integer num_frames >= 1 and label"
-    records = []
-    for line_no, line in _read_lines(list_file):
+
+    def parse_line(line: str, where: str) -> VideoRecord:
         fields = line.rsplit(separator, 2) if separator.strip() and separator in line else line.rsplit(None, 2)
         if len(fields) != 3 or not fields[0].strip():
-            raise ListFormatError(f"{list_file}:{line_no}: expected {expected}, got {line!r}")
-        num_frames = _parse_int(fields[1].strip(), list_file, line_no, "num_frames", expected)
+            raise BadLine(f"expected {expected}, got {line!r}")
+        num_frames = parse_int(fields[1].strip(), "num_frames", expected)
         if num_frames < 1:
-            raise ListFormatError(f"{list_file}:{line_no}: num_frames {num_frames} < 1; expected {expected}")
-        label = _parse_int(fields[2].strip(), list_file, line_no, "label", expected)
-        _check_label(label, num_classes, f"{list_file}:{line_no}")
-        records.append(VideoRecord(_join(prefix, fields[0].strip()), label, f"{list_file}:{line_no}", num_frames))
-    return _check_not_empty(records, list_file)
+            raise BadLine(f"num_frames {num_frames} < 1; expected {expected}")
+        label = _check_label(parse_int(fields[2].strip(), "label", expected), num_classes)
+        return VideoRecord(_join(prefix, fields[0].strip()), label, where, num_frames)
+
+    return _parse_list(list_file, parse_line)
 
 
 def _load_json(path: str):
@@ -97,27 +141,62 @@ def _load_json(path: str):
             raise ListFormatError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None
 
 
+# Something-Something V2's annotation files ("labels", "train", "validation", "test") under the names its
+# publishers shipped: 20BN's something-something-v2-<name>.json, and today's download's labels/<name>.json,
+# in the folder given or in its labels/ sub-folder.
+SSV2_NAMES = ("something-something-v2-{}.json", "{}.json")
+SSV2_FOLDERS = ("", "labels")
+
+
+def ssv2_annotation_paths(root: str, name: str) -> list[str]:
+    """Every path annotation file `name` of a Something-Something V2 download in `root` may have, in the order
+    they are tried."""
+    return [os.path.join(root, folder, pattern.format(name)) for folder in SSV2_FOLDERS for pattern in SSV2_NAMES]
+
+
+def read_ssv2_labels(labels_file: str) -> dict[str, int]:
+    """Something-Something V2's class list, {class name: id as a string}, as {class name: id}."""
+    names = _load_json(labels_file)
+    if not isinstance(names, dict) or not names:
+        raise ListFormatError(f"{labels_file}: expected a JSON object {{class name: id}}")
+    problems, ids = LineProblems(labels_file, "classes"), {}
+    for name, value in names.items():
+        try:
+            ids[name] = parse_int(str(value), f"id of class {name!r}:", "integer class ids")
+        except BadLine as e:
+            problems.add(labels_file, str(e))
+    problems.check()
+    return ids
+
+
 def read_ssv2_list(labels_file: str, split_file: str, prefix: str, extension: str,
                    num_classes: int) -> list[VideoRecord]:
     """Something-Something V2's own annotation files: `labels_file` maps class name -> id (string),
     `split_file` is a list of {"id", "template", ...}; the class name is the template without brackets.
     Videos are `<prefix>/<id><extension>`. Entries are reported as `file:#entry` (0-based)."""
-    names = _load_json(labels_file)
-    if not isinstance(names, dict):
-        raise ListFormatError(f"{labels_file}: expected a JSON object {{class name: id}}")
+    ids = read_ssv2_labels(labels_file)
     entries = _load_json(split_file)
     if not isinstance(entries, list):
         raise ListFormatError(f"{split_file}: expected a JSON list of {{'id', 'template'}} entries")
-    records = []
+    expected = "expected an object with 'id' and 'template' (a labelled split)"
+    if entries and not any(isinstance(e, dict) and "template" in e for e in entries):
+        raise ListFormatError(f"{split_file}:#0: {expected}, got {entries[0]!r}; none of its {len(entries)} "
+                              f"entries has a 'template': an unlabelled split (the official test file), test on "
+                              f"the validation split (TEST.SPLIT val)")
+    problems, records = LineProblems(split_file, "entries"), []
     for i, entry in enumerate(entries):
         where = f"{split_file}:#{i}"
-        if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
-            raise ListFormatError(
-                f"{where}: expected an object with 'id' and 'template' (a labelled split), got {entry!r}")
-        name = entry["template"].replace("[", "").replace("]", "")
-        if name not in names:
-            raise ListFormatError(f"{where}: class {name!r} is not in {labels_file}")
-        label = _parse_int(str(names[name]), labels_file, 0, f"id of {name!r}", "integer class ids")
-        _check_label(label, num_classes, where)
-        records.append(VideoRecord(_join(prefix, f"{entry['id']}{extension}"), label, where))
-    return _check_not_empty(records, split_file)
+        try:
+            if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
+                raise BadLine(f"{expected}, got {entry!r}")
+            name = str(entry["template"]).replace("[", "").replace("]", "")
+            if name not in ids:
+                raise BadLine(f"class {name!r} is not in {labels_file}")
+            records.append(VideoRecord(_join(prefix, f"{entry['id']}{extension}"),
+                                       _check_label(ids[name], num_classes), where))
+        except BadLine as e:
+            problems.add(where, str(e))
+    problems.check()
+    if not records:
+        raise ListFormatError(f"{split_file}: no videos listed")
+    return records

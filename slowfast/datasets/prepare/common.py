@@ -38,9 +38,23 @@ class PrepareError(ValueError):
 
 def require_file(path: str, what: str, option: str) -> str:
     """`path` if it is a file, else PrepareError naming `what` and the `option` that sets its folder."""
-    if not os.path.isfile(path):
-        raise PrepareError(f"{path}: {what} not found (pass the folder that holds it as {option})")
-    return path
+    return find_file([path], what, option)
+
+
+def find_file(candidates: Sequence[str], what: str, option: str) -> str:
+    """The first of `candidates` (the paths a file has under each name and folder its publishers shipped it in)
+    that is a file, else PrepareError naming every name and folder looked in, and the `option` to pass."""
+    found = next((p for p in candidates if os.path.isfile(p)), None)
+    if found is not None:
+        return found
+    if len(candidates) == 1:
+        raise PrepareError(f"{candidates[0]}: {what} not found (pass the folder that holds it as {option})")
+    folders = list(dict.fromkeys(os.path.dirname(p) for p in candidates))
+    names = list(dict.fromkeys(os.path.basename(p) for p in candidates))
+    names_text = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+    elsewhere = f" there and in {', '.join(folders[1:])}" if len(folders) > 1 else ""
+    raise PrepareError(f"{folders[0]}: {what} not found: looked for {names_text}{elsewhere} (pass the folder that "
+                       f"holds it as {option})")
 
 
 def require_dir(path: str, what: str, option: str) -> str:
@@ -51,7 +65,8 @@ def require_dir(path: str, what: str, option: str) -> str:
 
 @dataclass
 class Summary:
-    """What one step did. `unreadable`, `missing` and `out_of_range` hold (name, detail) pairs."""
+    """What one step did. `unreadable`, `missing` and `out_of_range` hold (name, detail) pairs; `notes` lines
+    saying what the user must pass to use what was written."""
 
     step: str
     written: int = 0
@@ -59,6 +74,7 @@ class Summary:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     missing: list[tuple[str, str]] = field(default_factory=list)
     out_of_range: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the user must know or pass, logged after the counts
 
     def problems(self) -> list[tuple[str, list[tuple[str, str]]]]:
         return [("unreadable", self.unreadable), ("missing", self.missing),
@@ -75,6 +91,8 @@ class Summary:
             if len(items) > _LOGGED_NAMES:
                 logger.warning("%s: ... and %d more %s (all in the report file)", self.step,
                                len(items) - _LOGGED_NAMES, kind)
+        for note in self.notes:
+            logger.warning("%s: %s", self.step, note)
 
 
 def write_report(path: str, summaries: Sequence[Summary]) -> bool:

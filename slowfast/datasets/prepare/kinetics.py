@@ -1,12 +1,13 @@
 """Kinetics (400/600/700) as the official annotations give it: `{train,validate,test}.csv` (`val.csv` for
-validate.csv in the CVDF mirror) with the columns label, youtube_id, time_start, time_end, split (more columns, as
-the mirror's is_cc, are ignored), and a folder of videos named `<youtube_id>_<time_start:06d>_
-<time_end:06d>.<ext>` (flat, per split or per class: the folder is searched recursively by file stem) ->
-`train.csv`, `val.csv`, `test.csv` as the `kinetics` loader reads them with configs/kinetics.yaml
-(`<path relative to the video folder>,<label>`, DATA.PATH_LABEL_SEPARATOR ","), the label being the index of
-the class among the sorted class names of the train split, written one a line to `classes.txt`. Videos not found
-or unreadable are left out of the lists and named; optionally every listed video is re-encoded with a shorter
-side (`resize_videos`) into a second folder with the same relative paths.
+validate.csv in the CVDF mirror, `kinetics-400_{train,val,test}.csv` as the ActivityNet crawler copied the original
+release) with the columns label, youtube_id, time_start, time_end, split (more columns, as the mirror's is_cc, are
+ignored), and a folder of videos named `<youtube_id>_<time_start:06d>_<time_end:06d>.<ext>` (flat, per split or
+per class: the folder is searched recursively by file stem) -> `train.csv`, `val.csv`, `test.csv` as the
+`kinetics` loader reads them with configs/kinetics.yaml (`<path relative to the video folder>,<label>`,
+DATA.PATH_LABEL_SEPARATOR ","), the label being the index of the class among the sorted class names of the train
+split, written one a line to `classes.txt`. Videos not found or unreadable are left out of the lists and named;
+optionally every listed video is re-encoded with a shorter side (`resize_videos`) into a second folder with the
+same relative paths.
 
 `VideoRow` and `write_video_lists` are shared with Diving48 (diving48.py)."""
 
@@ -15,14 +16,15 @@ import logging
 import os
 from dataclasses import dataclass
 
+from ..lists import BadLine, LineProblems
 from .common import (
     PrepareError,
     Summary,
     check_frame_count,
+    find_file,
     index_videos,
     probe_videos,
     require_dir,
-    require_file,
     resize_videos,
     write_lines,
 )
@@ -30,10 +32,18 @@ from .common import (
 logger = logging.getLogger(__name__)
 
 # The official names of each split's annotations: DeepMind's release names the validation split validate.csv,
-# the CVDF mirror (cvdfoundation/kinetics-dataset) val.csv.
-SPLIT_FILES = {"train": ("train.csv",), "val": ("validate.csv", "val.csv"), "test": ("test.csv",)}
+# the CVDF mirror (cvdfoundation/kinetics-dataset) val.csv, the ActivityNet crawler's copies of the original
+# Kinetics-400 and -600 releases kinetics-<400|600>_<split>.csv.
+SPLIT_FILES = {split: (*names, *(f"kinetics-{n}_{short}.csv" for n in (400, 600)))
+               for split, short, names in (("train", "train", ("train.csv",)),
+                                           ("val", "val", ("validate.csv", "val.csv")),
+                                           ("test", "test", ("test.csv",)))}
 COLUMNS = ("label", "youtube_id", "time_start", "time_end", "split")
 SEPARATOR = ","  # configs/uniformer_video.yaml DATA.PATH_LABEL_SEPARATOR
+# What to pass when the annotations give no labelled test split (the recipes test on test.csv).
+_TEST_ON_VAL = ("test on the validation list with `bash exp/<recipe>/test.sh TEST.SPLIT val`, or put the labelled "
+                "test.csv of the CVDF mirror (github.com/cvdfoundation/kinetics-dataset) in --annotations and run "
+                "this again")
 
 
 @dataclass(frozen=True)
@@ -48,18 +58,19 @@ class VideoRow:
     frames: int | None = None
 
 
-def _time(text: str, where: str, column: str) -> int:
+def _time(text: str, column: str) -> int:
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
     if not value.is_integer() or value < 0:
-        raise PrepareError(f"{where}: {column} {text!r} is not a whole number of seconds")
+        raise BadLine(f"{column} {text!r} is not a whole number of seconds")
     return int(value)
 
 
 def read_split(path: str) -> tuple[list[tuple[str, str, int, int, str]], bool]:
-    """[(label name or "", youtube_id, time_start, time_end, "file:line")] and whether the file has labels."""
+    """[(label name or "", youtube_id, time_start, time_end, "file:line")] and whether the file has labels; every
+    malformed row is named in one PrepareError."""
     with open(path, newline="") as f:
         reader = csv.DictReader(f)
         header = [c.strip() for c in reader.fieldnames or []]
@@ -69,16 +80,20 @@ def read_split(path: str) -> tuple[list[tuple[str, str, int, int, str]], bool]:
             raise PrepareError(f"{path}:1: missing column(s) {', '.join(lacking)}; expected the official header "
                                f"{','.join(COLUMNS)} (got {','.join(header) or 'an empty file'})")
         labelled = "label" in header
-        rows = []
+        rows, problems = [], LineProblems(path, "rows")
         for row in reader:
             where = f"{path}:{reader.line_num}"
-            if None in row or any(row.get(c) is None for c in header):
-                raise PrepareError(f"{where}: expected {len(header)} fields ({','.join(header)})")
-            label = row["label"].strip() if labelled else ""
-            if labelled and not label:
-                raise PrepareError(f"{where}: empty label")
-            rows.append((label, row["youtube_id"].strip(), _time(row["time_start"], where, "time_start"),
-                         _time(row["time_end"], where, "time_end"), where))
+            try:
+                if None in row or any(row.get(c) is None for c in header):
+                    raise BadLine(f"expected {len(header)} fields ({','.join(header)})")
+                label = row["label"].strip() if labelled else ""
+                if labelled and not label:
+                    raise BadLine("empty label")
+                rows.append((label, row["youtube_id"].strip(), _time(row["time_start"], "time_start"),
+                             _time(row["time_end"], "time_end"), where))
+            except BadLine as e:
+                problems.add(where, str(e))
+    problems.check(PrepareError)
     if not rows:
         raise PrepareError(f"{path}: no videos")
     return rows, labelled
@@ -159,33 +174,39 @@ def check_resize_dirs(videos_dir: str, short_side: int, resized_dir: str | None,
 def prepare_kinetics(videos_dir: str, annotations_dir: str, out_dir: str, short_side: int = 0,
                      resized_dir: str | None = None, crf: int = 23, probe: bool = True, workers: int = 1,
                      min_frames: int = 1, max_deviation: float = 0.1) -> list[Summary]:
-    """Write `out_dir/{train,val,test}.csv` and `classes.txt` (test.csv only where the official test.csv has
-    labels); the expected frame count of a video is (time_end - time_start) x its frame rate."""
+    """Write `out_dir/{train,val,test}.csv` and `classes.txt` (test.csv only where the official test split has
+    labels, else a note on the last summary says what to pass); the expected frame count of a video is
+    (time_end - time_start) x its frame rate."""
     require_dir(videos_dir, "the video folder", "--videos")
     _check_out_dir(out_dir, annotations_dir, [n for names in SPLIT_FILES.values() for n in names])
     resized_dir = check_resize_dirs(videos_dir, short_side, resized_dir, out_dir)
-    raw = {}
+    raw, paths, notes = {}, {}, []
     for split, names in SPLIT_FILES.items():
-        paths = [os.path.join(annotations_dir, name) for name in names]
-        path = next((p for p in paths if os.path.isfile(p)), paths[0])
-        if split == "test" and not os.path.isfile(path):
-            logger.warning("kinetics: no %s; writing no test.csv (test with TEST.SPLIT val)", path)
+        candidates = [os.path.join(annotations_dir, name) for name in names]
+        if split == "test" and not any(os.path.isfile(p) for p in candidates):
+            notes.append(f"no test split in {annotations_dir} (looked for {', '.join(names)}), so no test.csv is "
+                         f"written: {_TEST_ON_VAL}")
             continue
-        rows, labelled = read_split(require_file(path, f"the official {split} split", "--annotations"))
+        paths[split] = find_file(candidates, f"the official {split} split", "--annotations")
+        rows, labelled = read_split(paths[split])
         if not labelled:
             if split != "test":
-                raise PrepareError(f"{path}:1: no label column; expected the official header {','.join(COLUMNS)}")
-            logger.warning("kinetics: %s has no labels; writing no test.csv (test with TEST.SPLIT val)", path)
+                raise PrepareError(f"{paths[split]}:1: no label column; expected the official header "
+                                   f"{','.join(COLUMNS)}")
+            notes.append(f"{paths[split]} has no labels (the original Kinetics-400 release held them back), so no "
+                         f"test.csv is written: {_TEST_ON_VAL}")
             continue
         raw[split] = rows
     classes = sorted({label for label, *_ in raw["train"]})
     index = {name: i for i, name in enumerate(classes)}
     splits = {}
     for split, rows in raw.items():
+        problems = LineProblems(paths[split], "rows")
         for label, *_, where in rows:
             if label not in index:
-                raise PrepareError(f"{where}: class {label!r} is not among the {len(classes)} classes of "
-                                   f"{SPLIT_FILES['train'][0]}")
+                problems.add(where, f"class {label!r} is not among the {len(classes)} classes of "
+                                    f"{os.path.basename(paths['train'])}")
+        problems.check(PrepareError)
         splits[split] = [VideoRow(video_stem(yid, start, end), index[label], where, seconds=end - start)
                          for label, yid, start, end, where in rows]
     os.makedirs(out_dir, exist_ok=True)
@@ -194,6 +215,7 @@ def prepare_kinetics(videos_dir: str, annotations_dir: str, out_dir: str, short_
                 path)
     summaries = write_video_lists("kinetics", splits, videos_dir, out_dir, short_side, resized_dir, crf, probe,
                                   workers, min_frames, max_deviation)
+    summaries[-1].notes += notes
     logger.info("kinetics: MODEL.NUM_CLASSES %d; DATA_DIR=%s VIDEO_DIR=%s", len(classes), out_dir,
                 resized_dir or videos_dir)
     return summaries

@@ -7,6 +7,7 @@ point into the frame folder (DATA.PATH_PREFIX, FRAMES_DIR of exp/*sthv1*/run.sh)
 import logging
 import os
 
+from ..lists import LineProblems
 from .common import (
     PrepareError,
     Summary,
@@ -28,18 +29,20 @@ IMAGE_TEMPLATE = "{:05d}.jpg"  # configs/sthv1.yaml DATA.IMAGE_TEMPLATE
 
 def read_labels(path: str) -> dict[str, int]:
     """{class name: index}, the index being the position among the file's non-empty lines."""
-    names = {}
+    names, problems = {}, LineProblems(path)
     with open(path) as f:
         for line_no, line in enumerate(f, 1):
             name = line.strip()
             if not name:
                 continue
             if ";" in name:
-                raise PrepareError(f"{path}:{line_no}: expected one class name a line, got {name!r} "
-                                   f"(is this a split file? pass the {LABELS_FILE} of the download)")
-            if name in names:
-                raise PrepareError(f"{path}:{line_no}: class {name!r} listed twice")
-            names[name] = len(names)
+                problems.add(f"{path}:{line_no}", f"expected one class name a line, got {name!r} (is this a split "
+                                                  f"file? pass the {LABELS_FILE} of the download)")
+            elif name in names:
+                problems.add(f"{path}:{line_no}", f"class {name!r} listed twice")
+            else:
+                names[name] = len(names)
+    problems.check(PrepareError)
     if not names:
         raise PrepareError(f"{path}: no class names")
     return names
@@ -47,19 +50,20 @@ def read_labels(path: str) -> dict[str, int]:
 
 def read_split(path: str, labels: dict[str, int], labels_path: str) -> list[tuple[str, int, str]]:
     """[(video id, label, "file:line")] of a split file `<id>;<class name>`."""
-    rows = []
+    rows, problems = [], LineProblems(path)
     with open(path) as f:
         for line_no, line in enumerate(f, 1):
-            line = line.strip()
+            line, where = line.strip(), f"{path}:{line_no}"
             if not line:
                 continue
             fields = line.split(";", 1)
             if len(fields) != 2 or not fields[0].strip():
-                raise PrepareError(f"{path}:{line_no}: expected '<id>;<class name>', got {line!r}")
-            video_id, name = fields[0].strip(), fields[1].strip()
-            if name not in labels:
-                raise PrepareError(f"{path}:{line_no}: class {name!r} is not in {labels_path}")
-            rows.append((video_id, labels[name], f"{path}:{line_no}"))
+                problems.add(where, f"expected '<id>;<class name>', got {line!r}")
+            elif fields[1].strip() not in labels:
+                problems.add(where, f"class {fields[1].strip()!r} is not in {labels_path}")
+            else:
+                rows.append((fields[0].strip(), labels[fields[1].strip()], where))
+    problems.check(PrepareError)
     if not rows:
         raise PrepareError(f"{path}: no videos")
     return rows

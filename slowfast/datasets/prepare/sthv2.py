@@ -1,9 +1,11 @@
-"""Something-Something V2 as 20BN ships it: `<id>.webm` videos and `something-something-v2-labels.json`
-({class name: index as a string}) with `something-something-v2-{train,validation}.json` (lists of {"id",
-"template", ...}; the class name is the template with `[` and `]` removed) -> frame folders `<id>/img_{:05d}.jpg`
-(1-based) at a chosen frame rate, and `somethingv2_rgb_{train,val}.txt` (`<folder> <num_frames> <label>`) as `sth`
-with configs/sthv2.yaml reads them. The JSON files are read by the same parser as the `ssv2` loader
-(`lists.read_ssv2_list`) and are left as they are, so the `ssv2` loader keeps reading the videos directly.
+"""Something-Something V2 as its publishers ship it: `<id>.webm` videos and the class list ({class name: index as
+a string}) with the train and validation splits (lists of {"id", "template", ...}; the class name is the template
+with `[` and `]` removed), named `something-something-v2-{labels,train,validation}.json` by 20BN and
+`labels/{labels,train,validation}.json` in today's download (`lists.ssv2_annotation_paths`) -> frame folders
+`<id>/img_{:05d}.jpg` (1-based) at a chosen frame rate, and `somethingv2_rgb_{train,val}.txt` (`<folder>
+<num_frames> <label>`) as `sth` with configs/sthv2.yaml reads them. The JSON files are read by the same parser as
+the `ssv2` loader (`lists.read_ssv2_list`) and are left as they are, so the `ssv2` loader keeps reading the videos
+directly.
 
 Frame rate conversion (`--fps`, 30 as UniFormer and mmaction extracted, `ffmpeg -r 30`): with t_i the time of
 source frame i after the first, output frame k (0-based) is the source frame on screen at k / fps, i.e. the last
@@ -13,7 +15,6 @@ D = t_last + 1 / source_fps gives floor(D * fps + 0.5) frames (at least 1). 12 f
 """
 
 import io
-import json
 import logging
 import math
 import os
@@ -23,45 +24,40 @@ import av
 from PIL import Image
 
 from ..decoder import DecodeError
-from ..lists import ListFormatError, read_ssv2_list
+from ..lists import ListFormatError, read_ssv2_labels, read_ssv2_list, ssv2_annotation_paths
 from .common import (
     PrepareError,
     Summary,
     check_frame_count,
     count_frames,
+    find_file,
     fresh_temp_dir,
     require_dir,
-    require_file,
     run_parallel,
     write_lines,
 )
 
 logger = logging.getLogger(__name__)
 
-LABELS_FILE = "something-something-v2-labels.json"
-SPLIT_FILES = {"train": "something-something-v2-train.json", "val": "something-something-v2-validation.json"}
+# What each annotation file is, by its name in lists.SSV2_NAMES; the lists' split -> its annotation name.
+ANNOTATIONS = {"labels": "the class list", "train": "the train split", "validation": "the validation split"}
+SPLIT_FILES = {"train": "train", "val": "validation"}
 LIST_TEMPLATE = "somethingv2_rgb_{}.txt"  # configs/sthv2.yaml DATA.LABEL_PATH_TEMPLATE
 IMAGE_TEMPLATE = "img_{:05d}.jpg"  # configs/sthv2.yaml DATA.IMAGE_TEMPLATE
+
+
+def find_annotation(annotations_dir: str, name: str) -> str:
+    """The path of annotation file `name` (ANNOTATIONS) under any of its published names and folders."""
+    return find_file(ssv2_annotation_paths(annotations_dir, name), ANNOTATIONS[name], "--annotations")
 
 
 def read_split(labels_path: str, split_path: str) -> list[tuple[str, int, str]]:
     """[(video id, label, "file:#entry")] through the `ssv2` loader's parser."""
     try:
-        records = read_ssv2_list(labels_path, split_path, "", "", num_classes=_num_classes(labels_path))
+        records = read_ssv2_list(labels_path, split_path, "", "", len(read_ssv2_labels(labels_path)))
     except ListFormatError as e:
         raise PrepareError(str(e)) from None
     return [(r.path, r.label, r.source) for r in records]
-
-
-def _num_classes(labels_path: str) -> int:
-    try:
-        with open(labels_path) as f:
-            names = json.load(f)
-    except json.JSONDecodeError as e:
-        raise PrepareError(f"{labels_path}:{e.lineno}: not valid JSON ({e.msg})") from None
-    if not isinstance(names, dict) or not names:
-        raise PrepareError(f"{labels_path}: expected a JSON object {{class name: index}}")
-    return len(names)
 
 
 def _jpeg(frame: av.VideoFrame, short_side: int, quality: int) -> bytes:
@@ -151,10 +147,9 @@ def prepare_sthv2(videos_dir: str, annotations_dir: str, out_dir: str, frames_di
     """Extract the frames of every train and validation video to `frames_dir` (default `out_dir/frames`) and
     write `out_dir/somethingv2_rgb_{train,val}.txt` (videos that fail are left out of the lists and named)."""
     require_dir(videos_dir, "the folder of <id>.webm videos", "--videos")
-    labels_path = require_file(os.path.join(annotations_dir, LABELS_FILE), "the class list", "--annotations")
-    splits = {split: read_split(labels_path, require_file(os.path.join(annotations_dir, name),
-                                                           f"the {split} split", "--annotations"))
-              for split, name in SPLIT_FILES.items()}
+    labels_path = find_annotation(annotations_dir, "labels")
+    split_paths = {split: find_annotation(annotations_dir, name) for split, name in SPLIT_FILES.items()}
+    splits = {split: read_split(labels_path, path) for split, path in split_paths.items()}
     frames_dir = frames_dir or os.path.join(out_dir, "frames")
     os.makedirs(frames_dir, exist_ok=True)
     logger.info("sthv2: %s; frames to %s at %s, JPEG quality %d, short side %s",
@@ -184,7 +179,7 @@ def prepare_sthv2(videos_dir: str, annotations_dir: str, out_dir: str, frames_di
                 summary.out_of_range.append((task[1], problem))
             lines.append(f"{video_id} {frames} {label}")
         if not lines:
-            raise PrepareError(f"{videos_dir}: none of the {len(rows)} videos of {SPLIT_FILES[split]} could be "
+            raise PrepareError(f"{videos_dir}: none of the {len(rows)} videos of {split_paths[split]} could be "
                                f"read (e.g. {tasks[0][0]}: {summary.missing[:1] or summary.unreadable[:1]}); pass "
                                f"the folder of <id>.webm videos as --videos")
         path = os.path.join(out_dir, LIST_TEMPLATE.format(split))
