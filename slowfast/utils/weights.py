@@ -12,8 +12,8 @@ checkpoints (a dict with `model_state`, with or without a DDP `module.` prefix),
   EMIM layers) and file tensors the model lacks are skipped, each listed in the log. Refused: any other tensor
   of another shape, and a file with no tensor of the model at all.
 
-`tools/check_data.py` compares through `fit`, so its verdict on a file is the loader's (docs/getting_started.md,
-"Weights: exact or fine-tuned").
+`tools/check_data.py` compares through `fit`, so its verdict on a file is the loader's (docs/model_and_kernels.md,
+"Weights").
 """
 
 import logging
