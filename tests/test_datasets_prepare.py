@@ -139,6 +139,26 @@ def test_sthv1_bad_input_names_file_and_line(sthv1_download, tmp_path):
         prepare_sthv1(str(frames), str(ann), str(tmp_path / "o"))
 
 
+def test_sthv1_names_every_bad_line_at_once(sthv1_download, tmp_path):
+    frames, ann = sthv1_download
+    split = ann / "something-something-v1-train.csv"
+    split.write_text("1;Holding something\n2,Holding\n3;Dancing\n\n;Holding something\n5;Holding something\n")
+    with pytest.raises(PrepareError) as e:
+        prepare_sthv1(str(frames), str(ann), str(tmp_path / "o"))
+    assert str(e.value).splitlines() == [
+        f"{split}: 3 malformed lines:",
+        f"    {split}:2: expected '<id>;<class name>', got '2,Holding'",
+        f"    {split}:3: class 'Dancing' is not in {ann / 'something-something-v1-labels.csv'}",
+        f"    {split}:5: expected '<id>;<class name>', got ';Holding something'"]
+    labels = ann / "something-something-v1-labels.csv"
+    labels.write_text("Holding something\n1;Holding something\nHolding something\n")
+    with pytest.raises(PrepareError) as e:
+        prepare_sthv1(str(frames), str(ann), str(tmp_path / "o"))
+    assert [line.split(": ", 1)[0] for line in str(e.value).splitlines()] == [
+        str(labels), f"    {labels}:2", f"    {labels}:3"]
+    assert "listed twice" in str(e.value).splitlines()[2]
+
+
 # ------------------------------------------------------------------------------------------------ sthv2
 SSV2_LABELS = {"Holding something": "0", "Pushing something from left to right": "1",
                "Putting something on something": "2"}
@@ -258,6 +278,57 @@ def test_sthv2_bad_json_names_entry(sthv2_download, tmp_path):
         prepare_sthv2(str(tmp_path / "missing"), str(ann), str(tmp_path / "o"))
 
 
+def _todays_layout(ann, root):
+    """The 20BN annotations as today's download ships them: `root/labels/{labels,train,validation,test}.json`."""
+    (root / "labels").mkdir(parents=True)
+    for name in ("labels", "train", "validation", "test"):
+        os.rename(ann / f"something-something-v2-{name}.json", root / "labels" / f"{name}.json")
+
+
+def test_sthv2_todays_labels_folder_read_as_the_20bn_names(sthv2_download, tmp_path):
+    videos, ann = sthv2_download
+    download = tmp_path / "download"
+    _todays_layout(ann, download)
+    frames = tmp_path / "frames"
+    for i, annotations in enumerate((download, download / "labels")):  # the folder holding labels/, or labels/
+        out = tmp_path / f"sthv2_{i}"
+        prepare_sthv2(str(videos), str(annotations), str(out), str(frames))
+        assert _read(out / "somethingv2_rgb_train.txt") == "10 15 0\n"
+        assert _read(out / "somethingv2_rgb_val.txt") == "11 20 2\n"
+
+
+def test_sthv2_missing_annotation_names_every_name_looked_for(sthv2_download, tmp_path):
+    videos, ann = sthv2_download
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(PrepareError) as e:
+        prepare_sthv2(str(videos), str(empty), str(tmp_path / "o"))
+    assert str(e.value) == (f"{empty}: the class list not found: looked for something-something-v2-labels.json or "
+                            f"labels.json there and in {empty / 'labels'} (pass the folder that holds it as "
+                            f"--annotations)")
+    download = tmp_path / "download"
+    _todays_layout(ann, download)
+    os.remove(download / "labels" / "validation.json")
+    with pytest.raises(PrepareError) as e:
+        prepare_sthv2(str(videos), str(download), str(tmp_path / "o"))
+    assert str(e.value) == (f"{download}: the validation split not found: looked for "
+                            f"something-something-v2-validation.json or validation.json there and in "
+                            f"{download / 'labels'} (pass the folder that holds it as --annotations)")
+
+
+def test_sthv2_names_every_bad_entry_at_once(sthv2_download, tmp_path):
+    videos, ann = sthv2_download
+    split = ann / "something-something-v2-train.json"
+    split.write_text(json.dumps([{"id": "10", "template": "Holding [something]"}, {"id": "12"},
+                                 {"id": "13", "template": "Dancing"}]))
+    with pytest.raises(PrepareError) as e:
+        prepare_sthv2(str(videos), str(ann), str(tmp_path / "o"))
+    assert str(e.value).splitlines() == [
+        f"{split}: 2 malformed entries:",
+        f"    {split}:#1: expected an object with 'id' and 'template' (a labelled split), got {{'id': '12'}}",
+        f"    {split}:#2: class 'Dancing' is not in {ann / 'something-something-v2-labels.json'}"]
+
+
 # ------------------------------------------------------------------------------------------------ kinetics
 KINETICS_HEADER = "label,youtube_id,time_start,time_end,split\n"
 
@@ -347,6 +418,60 @@ def test_kinetics_cvdf_names_unlabelled_test_and_bad_csv(kinetics_download, tmp_
         prepare_kinetics(str(videos), str(ann), str(ann))
 
 
+def test_kinetics_original_release_names_and_its_unlabelled_test_split(kinetics_download, tmp_path):
+    """The original Kinetics-400 files as the ActivityNet crawler copied them: kinetics-400_{train,val,test}.csv,
+    the test split without its labels (and is_cc)."""
+    videos, ann = kinetics_download
+    os.rename(ann / "train.csv", ann / "kinetics-400_train.csv")
+    os.rename(ann / "validate.csv", ann / "kinetics-400_val.csv")
+    os.remove(ann / "test.csv")
+    (ann / "kinetics-400_test.csv").write_text("youtube_id,time_start,time_end,split\nfff,0,1,test\n")
+    out = tmp_path / "k"
+    summaries = prepare_kinetics(str(videos), str(ann), str(out), probe=False)
+    assert sorted(os.listdir(out)) == ["classes.txt", "train.csv", "val.csv"]
+    assert _read(out / "val.csv") == "val/ddd_000000_000001.mp4,1\nval/eee_000003_000004.mp4,2\n"
+    assert [s.step for s in summaries] == ["kinetics train list", "kinetics val list"]
+    assert summaries[-1].notes == [
+        f"{ann / 'kinetics-400_test.csv'} has no labels (the original Kinetics-400 release held them back), so no "
+        f"test.csv is written: test on the validation list with `bash exp/<recipe>/test.sh TEST.SPLIT val`, or put "
+        f"the labelled test.csv of the CVDF mirror (github.com/cvdfoundation/kinetics-dataset) in --annotations and "
+        f"run this again"]
+    os.remove(ann / "kinetics-400_test.csv")
+    summaries = prepare_kinetics(str(videos), str(ann), str(out), probe=False)
+    assert summaries[-1].notes[0].startswith(f"no test split in {ann} (looked for test.csv, kinetics-400_test.csv, "
+                                             f"kinetics-600_test.csv), so no test.csv is written: test on the")
+    os.remove(ann / "kinetics-400_val.csv")
+    with pytest.raises(PrepareError) as e:
+        prepare_kinetics(str(videos), str(ann), str(out), probe=False)
+    assert str(e.value) == (f"{ann}: the official val split not found: looked for validate.csv, val.csv, "
+                            f"kinetics-400_val.csv or kinetics-600_val.csv (pass the folder that holds it as "
+                            f"--annotations)")
+
+
+def test_kinetics_names_every_bad_row_at_once(kinetics_download, tmp_path):
+    videos, ann = kinetics_download
+    train = ann / "train.csv"
+    train.write_text(KINETICS_HEADER + "zumba,zzz,0,1,train\n,aaa,10,11,train\nzumba,bbb,x,6,train\n"
+                     "zumba,ccc,0\nabseiling,ddd,0,1.5,train\n")
+    with pytest.raises(PrepareError) as e:
+        prepare_kinetics(str(videos), str(ann), str(tmp_path / "k"), probe=False)
+    assert str(e.value).splitlines() == [
+        f"{train}: 4 malformed rows:",
+        f"    {train}:3: empty label",
+        f"    {train}:4: time_start 'x' is not a whole number of seconds",
+        f"    {train}:5: expected 5 fields (label,youtube_id,time_start,time_end,split)",
+        f"    {train}:6: time_end '1.5' is not a whole number of seconds"]
+    train.write_text(KINETICS_HEADER + "zumba,zzz,0,1,train\n")
+    validate = ann / "validate.csv"
+    validate.write_text(KINETICS_HEADER + "yoga,ddd,0,1,validate\nzumba,eee,3,4,validate\nsurfing,ggg,0,1,v\n")
+    with pytest.raises(PrepareError) as e:
+        prepare_kinetics(str(videos), str(ann), str(tmp_path / "k"), probe=False)
+    assert str(e.value).splitlines() == [
+        f"{validate}: 2 malformed rows:",
+        f"    {validate}:2: class 'yoga' is not among the 1 classes of train.csv",
+        f"    {validate}:4: class 'surfing' is not among the 1 classes of train.csv"]
+
+
 # ------------------------------------------------------------------------------------------------ diving48
 def test_diving48_lists_read_by_kinetics_loader(tmp_path):
     rgb = tmp_path / "Diving48" / "rgb"
@@ -371,3 +496,38 @@ def test_diving48_lists_read_by_kinetics_loader(tmp_path):
     (ann / "Diving48_V2_test.json").write_text(json.dumps([{"vid_name": "-q_00003", "label": "back"}]))
     with pytest.raises(PrepareError, match=r"Diving48_V2_test.json:#0: label 'back' is not a class index"):
         prepare_diving48(str(rgb), str(ann), str(out))
+
+
+def test_diving48_v1_names_vocab_and_every_bad_entry(tmp_path):
+    """The V1 annotations (Diving48_{train,test}.json) with Diving48_vocab.json: the classes are the vocabulary's
+    48, so label 47 is valid with train labels up to 3, and label 48 is not."""
+    rgb = tmp_path / "rgb"
+    for name in ("a_00001", "b_00002"):
+        _write_video(str(rgb / f"{name}.mp4"), 8, 30, "libx264")
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    (ann / "Diving48_vocab.json").write_text(json.dumps([["Back", "15som", "05Twis", "FREE"]] * 48))
+    (ann / "Diving48_train.json").write_text(json.dumps([
+        {"vid_name": "a_00001", "label": 3, "start_frame": 0, "end_frame": 8}]))
+    test = ann / "Diving48_test.json"
+    test.write_text(json.dumps([{"vid_name": "b_00002", "label": 47, "start_frame": 0, "end_frame": 8}]))
+    out = tmp_path / "out"
+    train, val = prepare_diving48(str(rgb), str(ann), str(out), probe=False)
+    assert _read(out / "train.csv") == "a_00001.mp4,3\n" and _read(out / "test.csv") == "b_00002.mp4,47\n"
+    assert val.notes == [f"read the V1 annotations ({ann / 'Diving48_train.json'}); Diving48's V2 files "
+                         f"(Diving48_V2_train.json, Diving48_V2_test.json) correct their labels"]
+    test.write_text(json.dumps([{"vid_name": "b_00002", "label": 48}, {"vid_name": "c", "label": -1},
+                                {"label": 2}, {"vid_name": "d", "label": 49}]))
+    with pytest.raises(PrepareError) as e:
+        prepare_diving48(str(rgb), str(ann), str(out), probe=False)
+    assert str(e.value).splitlines() == [
+        f"{test}: 2 malformed entries:",
+        f"    {test}:#1: label -1 is not a class index (an integer >= 0)",
+        f"    {test}:#2: expected an object with vid_name, label, start_frame, end_frame, got {{'label': 2}}"]
+    test.write_text(json.dumps([{"vid_name": "b_00002", "label": 48}, {"vid_name": "d", "label": 49}]))
+    with pytest.raises(PrepareError) as e:
+        prepare_diving48(str(rgb), str(ann), str(out), probe=False)
+    assert str(e.value).splitlines() == [
+        f"{test}: 2 malformed entries:",
+        f"    {test}:#0: label 48 is not among the 48 classes of Diving48_vocab.json",
+        f"    {test}:#1: label 49 is not among the 48 classes of Diving48_vocab.json"]

@@ -99,3 +99,27 @@ def test_second_run_on_the_same_out_is_refused(tmp_path, capsys):
     assert (code, err) == (2, f"error: {out / '.prepare_data.lock'}: another tools/prepare_data.py run is writing "
                               f"to this --out; wait for it or stop it\n")
     assert not (out / "somethingv1_rgb_train.txt").exists()
+
+
+def test_unlabelled_kinetics_test_split_ends_with_what_to_pass(tmp_path, caplog):
+    """The original Kinetics-400 test.csv holds no labels: train and val are written, and the log ends (before the
+    closing line) with the one line saying what to pass for testing. --no-probe: the videos are only found."""
+    ann, videos = tmp_path / "ann", tmp_path / "videos"
+    ann.mkdir()
+    videos.mkdir()
+    for stem in ("a_000000_000010", "b_000000_000010"):
+        (videos / f"{stem}.mp4").write_bytes(b"")
+    (ann / "train.csv").write_text("label,youtube_id,time_start,time_end,split\nzumba,a,0,10,train\n")
+    (ann / "validate.csv").write_text("label,youtube_id,time_start,time_end,split\nzumba,b,0,10,validate\n")
+    (ann / "test.csv").write_text("youtube_id,time_start,time_end,split\nc,0,10,test\n")
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO):
+        prepare_data.main(["kinetics", "--videos", str(videos), "--annotations", str(ann), "--out", str(out),
+                           "--no-probe", "--workers", "1"])
+    assert sorted(p.name for p in out.glob("*.csv")) == ["train.csv", "val.csv"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[-2] == (f"kinetics val list: {ann / 'test.csv'} has no labels (the original Kinetics-400 "
+                            f"release held them back), so no test.csv is written: test on the validation list with "
+                            f"`bash exp/<recipe>/test.sh TEST.SPLIT val`, or put the labelled test.csv of the CVDF "
+                            f"mirror (github.com/cvdfoundation/kinetics-dataset) in --annotations and run this again")
+    assert messages[-1].startswith("kinetics done in ")

@@ -40,7 +40,9 @@ def _positive_int(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser, frames_from: str) -> None:
-    parser.add_argument("--annotations", required=True, help="folder of the official split files")
+    parser.add_argument("--annotations", required=True,
+                        help="folder of the official split files, under any name their publishers shipped them "
+                             "with (docs/datasets.md)")
     parser.add_argument("--out", required=True, help="folder the lists are written to (the recipe's DATA_DIR)")
     parser.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                         help="processes (default: all CPUs)")
@@ -86,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     _video_options(p)
     _common(p, "(time_end - time_start) x frame rate gives")
 
-    p = sub.add_parser("diving48", help="Diving48: videos + Diving48_V2_{train,test}.json -> train/val/test.csv")
+    p = sub.add_parser("diving48", help="Diving48: videos + Diving48_V2_{train,test}.json (or V1) -> "
+                                        "train/val/test.csv")
     _video_options(p)
     _common(p, "end_frame - start_frame gives")
     return parser
