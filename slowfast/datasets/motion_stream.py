@@ -5,7 +5,7 @@ video twice.
 `tools/make_motion_dataset.py`: training items are new videos of that dataset (its `motion_dataset.json`
 gives size, frames, tier and classes), DATA.STREAM_VIDEOS_PER_EPOCH per epoch (0: the folder's train
 count); val and test read that folder's
-fixed files through the `sth` loader (set `TEST.DATASET sth` for the test split).
+fixed files through `FrameFolders` (`sth`; `TEST.DATASET motion_stream` and `sth` read the same).
 
 Item i of epoch e is video `render_video(default_rng([seed, STREAM_SPLIT_ID, e, i]), ...)` with label
 i % classes, seed the dataset's: a function of (seed, epoch, index) alone, rendered inside the loader
@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from iopath.common.file_io import g_pathmgr
 
-from .build import DATASET_REGISTRY
+from .build import register_dataset
+from .frame_folders import FrameFolders
 from .lists import VideoRecord
 from .motion_synth import CLASS_NAMES, DATASET_INFO, render_video
 from .samplers import segment_indices
-from .sth import Sth
 from .video_dataset import VideoDataset
 
 STREAM_SPLIT_ID = 3
@@ -51,42 +51,61 @@ def videos_per_epoch(cfg, info: dict) -> int:
     return cfg.DATA.STREAM_VIDEOS_PER_EPOCH or info["counts"]["train"]
 
 
-class MotionStreamDataset(VideoDataset):
-    """Training split of `motion_stream` (see the module docstring). Items as `VideoDataset`'s."""
+@register_dataset()
+class MotionStream(VideoDataset):
+    """`motion_stream`: its training split rendered (see the module docstring), val and test the folder's frame
+    files read by `FrameFolders` (`for_split`). Items as `VideoDataset`'s."""
+
+    STORAGE = "rendered"
 
     def __init__(self, cfg, split: str):
         self.info = read_dataset_info(cfg.DATA.PATH_TO_DATA_DIR)
-        classes = len(self.info["classes"])
-        if classes != cfg.MODEL.NUM_CLASSES:
-            raise ValueError(f"MODEL.NUM_CLASSES = {cfg.MODEL.NUM_CLASSES} but the motion dataset in "
-                             f"{cfg.DATA.PATH_TO_DATA_DIR} has {classes} classes")
+        problems = _info_problems(cfg, self.info)
+        if problems:
+            raise ValueError("; ".join(f"{key} {message}" for key, message in problems))
         self.epoch = 0
         super().__init__(cfg, split)
+
+    @classmethod
+    def for_split(cls, split: str) -> type[VideoDataset]:
+        return cls if split == "train" else FrameFolders
+
+    @classmethod
+    def source_problems(cls, cfg) -> list[tuple[str, str]]:
+        """The folder's motion_dataset.json readable, of MODEL.NUM_CLASSES classes, with videos to render."""
+        try:
+            info = read_dataset_info(cfg.DATA.PATH_TO_DATA_DIR)
+        except (FileNotFoundError, ValueError, KeyError) as err:
+            return [("DATA.PATH_TO_DATA_DIR", str(err))]
+        return _info_problems(cfg, info)
+
+    @classmethod
+    def split_records(cls, cfg, split: str) -> list[VideoRecord]:
+        return _stream_records(cfg, read_dataset_info(cfg.DATA.PATH_TO_DATA_DIR))
+
+    @classmethod
+    def entry_problem(cls, cfg, record: VideoRecord) -> str | None:
+        return None  # rendered when read: nothing on disk
+
+    @classmethod
+    def read_sample(cls, cfg, record: VideoRecord) -> None:
+        info = read_dataset_info(cfg.DATA.PATH_TO_DATA_DIR)
+        n = info["num_frames"]
+        _render(info, 0, int(record.path.rsplit("/", 1)[1]), record.label, [0, n // 2, n - 1])
 
     def set_epoch(self, epoch: int) -> None:
         """Render the videos of epoch `epoch` (set before the loader's workers start)."""
         self.epoch = epoch
 
     def _records(self, list_split: str) -> list[VideoRecord]:
-        count = videos_per_epoch(self.cfg, self.info)
-        if count < 1:
-            raise ValueError(f"motion_stream: no videos per epoch: set DATA.STREAM_VIDEOS_PER_EPOCH (the dataset in "
-                             f"{self.cfg.DATA.PATH_TO_DATA_DIR} was written with no train videos)")
-        classes = len(self.info["classes"])
-        return [VideoRecord(f"motion_stream/{i}", i % classes, f"motion_stream:{i}", self.info["num_frames"])
-                for i in range(count)]
+        return _stream_records(self.cfg, self.info)
 
     def _missing_files(self, record: VideoRecord) -> list[str]:
         return []
 
     def render(self, index: int, frames_wanted: list[int] | None = None) -> np.ndarray:
         """Frames `frames_wanted` (default all) of item `index` of the current epoch: uint8 [F, size, size, 3]."""
-        info = self.info
-        rng = np.random.default_rng([info["seed"], STREAM_SPLIT_ID, self.epoch, index])
-        label = self.records[index].label
-        frames, _ = render_video(rng, info["classes"][label], info["size"], info["num_frames"], info["tier"],
-                                 frames_wanted)
-        return frames
+        return _render(self.info, self.epoch, index, self.records[index].label, frames_wanted)
 
     def _read_clip(self, record: VideoRecord, view: int | None) -> torch.Tensor:
         index = int(record.path.rsplit("/", 1)[1])
@@ -94,7 +113,30 @@ class MotionStreamDataset(VideoDataset):
         return torch.from_numpy(self.render(index, indices))  # only the sampled frames are drawn
 
 
-@DATASET_REGISTRY.register()
-def MotionStream(cfg, split: str) -> VideoDataset:  # noqa: N802 (registry name)
-    """`motion_stream`: rendered training videos; val and test are the folder's files through `sth`."""
-    return MotionStreamDataset(cfg, split) if split == "train" else Sth(cfg, split)
+def _info_problems(cfg, info: dict) -> list[tuple[str, str]]:
+    """(config key, what is wrong with its value) for a class count other than the dataset's and for no videos
+    per epoch."""
+    data_dir = cfg.DATA.PATH_TO_DATA_DIR
+    problems = []
+    classes = len(info["classes"])
+    if classes != cfg.MODEL.NUM_CLASSES:
+        problems.append(("MODEL.NUM_CLASSES", f"is {cfg.MODEL.NUM_CLASSES} but the motion dataset in {data_dir} has "
+                                              f"{classes} classes"))
+    if videos_per_epoch(cfg, info) < 1:
+        problems.append(("DATA.STREAM_VIDEOS_PER_EPOCH", f"is 0 and the dataset in {data_dir} was written with no "
+                                                         f"train videos: no videos per epoch"))
+    return problems
+
+
+def _stream_records(cfg, info: dict) -> list[VideoRecord]:
+    """One record per video of an epoch: path `motion_stream/<i>`, label i % classes."""
+    classes = len(info["classes"])
+    return [VideoRecord(f"motion_stream/{i}", i % classes, f"motion_stream:{i}", info["num_frames"])
+            for i in range(videos_per_epoch(cfg, info))]
+
+
+def _render(info: dict, epoch: int, index: int, label: int, frames_wanted: list[int] | None) -> np.ndarray:
+    rng = np.random.default_rng([info["seed"], STREAM_SPLIT_ID, epoch, index])
+    frames, _ = render_video(rng, info["classes"][label], info["size"], info["num_frames"], info["tier"],
+                             frames_wanted)
+    return frames

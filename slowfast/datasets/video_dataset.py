@@ -1,9 +1,10 @@
-"""The dataset behaviour shared by `sth`, `ssv2` and `kinetics`: splits, test views, repeated augmentation,
-and what happens to a video that cannot be read."""
+"""The dataset behaviour shared by every registered dataset: splits, test views, repeated augmentation, what
+happens to a video that cannot be read, and what a dataset declares about itself (docs/data_loading.md)."""
 
 import abc
 import logging
 import multiprocessing
+import os
 import random
 from collections import deque
 
@@ -15,6 +16,10 @@ from .lists import VideoRecord
 from .transforms import EvalTransform, TrainTransform
 
 logger = logging.getLogger(__name__)
+
+# How a dataset keeps its videos (`VideoDataset.STORAGE`): a folder of frame files each, a file each, or drawn
+# when read (nothing on disk per video).
+STORAGE_KINDS = ("frames", "videos", "rendered")
 
 
 class DataFailureError(RuntimeError):
@@ -42,10 +47,16 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
     Val items are the single deterministic view (V = 1, centre crop) at DATA.TEST_CROP_SIZE.
 
     Subclasses give the records (`_records`), whether their files exist (`_missing_files`) and how to read
-    a clip (`_read_clip`).
+    a clip (`_read_clip`). They describe themselves to the pre-flight check and the tools, which never test a
+    dataset's name: `STORAGE` (one of STORAGE_KINDS), `entry_problem` (is one entry on disk, stat only),
+    `read_sample` (decode a few frames of one), `from_paths` (how a tool builds it from files) and, where a
+    split is read by another class, `for_split`.
     """
 
-    def __init__(self, cfg, split: str):
+    STORAGE = ""  # each registered subclass declares one of STORAGE_KINDS (checked by `register_dataset`)
+
+    def __init__(self, cfg, split: str, records: list[VideoRecord] | None = None):
+        """`records`: these entries instead of the split's list (`from_paths`)."""
         self.cfg = cfg
         self.split = split
         self.num_frames = cfg.DATA.NUM_FRAMES
@@ -57,7 +68,7 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
         self.num_views = self.num_temporal_views * self.num_spatial_crops
         self.num_samples = cfg.AUG.NUM_SAMPLE if split == "train" else 1
         list_split = _list_split(cfg, split)
-        self.records: list[VideoRecord] = self._records(list_split)
+        self.records: list[VideoRecord] = self._records(list_split) if records is None else list(records)
         self._train_transform = TrainTransform(cfg) if split == "train" else None
         self._test_transform = EvalTransform(cfg)
         self._max_retries = cfg.DATA_LOADER.NUM_RETRIES
@@ -77,6 +88,36 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
         dataset = cls.__new__(cls)
         dataset.cfg, dataset.split = cfg, split
         return dataset._records(_list_split(cfg, split))
+
+    @classmethod
+    def for_split(cls, split: str) -> type["VideoDataset"]:
+        """The class that reads `split`: this one, unless the dataset keeps that split another way."""
+        return cls
+
+    @classmethod
+    def source_problems(cls, cfg) -> list[tuple[str, str]]:
+        """(config key, message) for what the split lists are made from beyond the lists themselves (a
+        rendered dataset's parameters); none for datasets whose lists are files."""
+        return []
+
+    @classmethod
+    @abc.abstractmethod
+    def entry_problem(cls, cfg, record: VideoRecord) -> str | None:
+        """Whether entry `record` is on disk, by a stat or two and no decoding: None, or what is missing
+        (one line naming the path)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def read_sample(cls, cfg, record: VideoRecord) -> None:
+        """Decode the first, middle and last frame of a present entry; raises DecodeError (or OSError) when
+        the loader could not read it."""
+
+    @classmethod
+    def from_paths(cls, cfg, paths: list[str]) -> "VideoDataset":
+        """The test views of the files `paths` (labels -1), read as this dataset reads its videos: how a tool
+        (tools/predict.py, tools/visualize_motion.py) builds it. Item i is view i % V of file i // V; a
+        missing file raises FileNotFoundError. The result has `frame_indices(num_frames, fps, view)`."""
+        return cls(cfg, "test", records=[VideoRecord(path, -1, path) for path in paths])
 
     @abc.abstractmethod
     def _records(self, list_split: str) -> list[VideoRecord]:
@@ -162,3 +203,13 @@ def _list_split(cfg, split: str) -> str:
 def missing(paths) -> list[str]:
     """The paths among `paths` that do not exist."""
     return [p for p in paths if not g_pathmgr.exists(p)]
+
+
+def exists(path: str) -> bool:
+    """`path` exists: os.path for local paths (a 220k-entry pre-flight is stat-bound), iopath for URLs."""
+    return g_pathmgr.exists(path) if "://" in path else os.path.exists(path)
+
+
+def isfile(path: str) -> bool:
+    """`path` is a file, as `exists` looks."""
+    return g_pathmgr.isfile(path) if "://" in path else os.path.isfile(path)

@@ -2,10 +2,10 @@
 the model, the config's test views of any video read by the test loader's own code, and the evaluator's
 multi-view ensemble.
 
-A video file is read as the config's test dataset reads its videos: `kinetics` configs by the `Kinetics`
-dataset (dense sampling), `sth` and `ssv2` configs by the `Ssv2` dataset (segment sampling over the decoded
-frames, as `sth` samples its extracted frames). Only the list of videos is replaced, so the views are the
-loader's: NUM_ENSEMBLE_VIEWS temporal clips x NUM_SPATIAL_CROPS crops through `EvalTransform`.
+A video file is read as the config's test dataset reads its videos: the dataset class builds itself from the
+paths (`VideoDataset.from_paths`; video lists sample densely, frame folders and SSv2 by segments over the
+decoded frames). Only the list of videos is replaced, so the views are the loader's: NUM_ENSEMBLE_VIEWS
+temporal clips x NUM_SPATIAL_CROPS crops through `EvalTransform`.
 """
 
 import json
@@ -18,9 +18,7 @@ import torch.nn as nn
 from iopath.common.file_io import g_pathmgr
 from torch.utils.data import DataLoader
 
-from slowfast.datasets import Kinetics, Ssv2, collate, open_video
-from slowfast.datasets.lists import VideoRecord
-from slowfast.datasets.samplers import dense_indices, segment_indices
+from slowfast.datasets import collate, dataset_class, open_video
 from slowfast.models import build_model
 from slowfast.utils.logging import get_logger
 from slowfast.utils.weights import load_weights
@@ -69,51 +67,14 @@ def load_labels(path: str | None, cfg) -> list[str]:
     return names
 
 
-class _VideoFiles:
-    """Mixin for a test dataset class: the test views of the given video files instead of a split list.
-    Labels are unknown (-1). Items, views and errors are the dataset's own (see `VideoDataset`)."""
-
-    def __init__(self, cfg, paths: list[str]):
-        self._paths = list(paths)
-        super().__init__(cfg, "test")
-
-    def _records(self, list_split: str) -> list[VideoRecord]:
-        return [VideoRecord(path, -1, path) for path in self._paths]
-
-
-class KineticsVideoFiles(_VideoFiles, Kinetics):
-    """Video files read as the `kinetics` test split reads its videos (dense sampling)."""
-
-
-class SegmentVideoFiles(_VideoFiles, Ssv2):
-    """Video files read as the `ssv2` test split reads its videos (segment sampling, also `sth`'s)."""
-
-
-_FILE_DATASETS = {"kinetics": KineticsVideoFiles, "ssv2": SegmentVideoFiles, "sth": SegmentVideoFiles}
-
-
 def video_files_dataset(cfg, paths: list[str]):
-    """Test-view dataset of `paths` for TEST.DATASET: item i is view i % V of video i // V, V = views per
-    video; frames [clip [3, T, S, S]]. FileNotFoundError lists every missing file."""
-    name = cfg.TEST.DATASET
-    if name not in _FILE_DATASETS:
-        raise ValueError(f"TEST.DATASET {name!r}: video files can be read for {sorted(_FILE_DATASETS)}")
-    return _FILE_DATASETS[name](cfg, paths)
-
-
-def sampled_frame_indices(cfg, path: str, view: int, num_views: int) -> list[int]:
-    """0-based frame indices of `path` that temporal test view `view` of `num_views` holds, computed by the
-    sampler the test dataset of `video_files_dataset` calls (with the decoder's frame count and fps)."""
-    d = cfg.DATA
-    video = open_video(path, d.DECODING_BACKEND)
+    """Test-view dataset of `paths`, built by TEST.DATASET's class (`from_paths`): item i is view i % V of
+    video i // V, V = views per video; frames [clip [3, T, S, S]]. FileNotFoundError lists every missing file."""
     try:
-        if cfg.TEST.DATASET == "kinetics":
-            fps = video.fps if video.fps > 0 else d.TARGET_FPS
-            return dense_indices(video.num_frames, fps, d.NUM_FRAMES, d.SAMPLING_RATE, d.TARGET_FPS, view,
-                                 num_views, d.USE_OFFSET_SAMPLING)
-        return segment_indices(video.num_frames, d.NUM_FRAMES, view, num_views)
-    finally:
-        video.close()
+        cls = dataset_class(cfg.TEST.DATASET).for_split("test")
+    except KeyError as err:
+        raise ValueError(f"TEST.DATASET: {err.args[0]}") from None
+    return cls.from_paths(cfg, paths)
 
 
 @dataclass
@@ -165,10 +126,12 @@ def centre_view(cfg, path: str) -> CentreView:
     single.defrost()
     single.TEST.NUM_ENSEMBLE_VIEWS, single.TEST.NUM_SPATIAL_CROPS = 1, 1
     single.freeze()
-    frames, _, _, _ = video_files_dataset(single, [path])[0]
+    dataset = video_files_dataset(single, [path])
+    frames, _, _, _ = dataset[0]
     video = open_video(path, cfg.DATA.DECODING_BACKEND)
     try:
         frame_size = tuple(video.get_frames([0]).shape[1:3])
+        frame_indices = dataset.frame_indices(video.num_frames, video.fps, 0)  # the sampler the view came from
     finally:
         video.close()
-    return CentreView(frames[0], sampled_frame_indices(single, path, 0, 1), frame_size)
+    return CentreView(frames[0], frame_indices, frame_size)

@@ -26,7 +26,7 @@ from .checkpoint import REQUIRED_KEYS, last_checkpoint
 from .launch import check_world, processes_per_machine
 
 # The shell variables exp/*/run.sh and test.sh set for the keys they pass, and the scripts that have them
-# (tests/test_tools_check_data.py checks every script against this table). DATA.PATH_PREFIX: `_prefix_variable`.
+# (tests/test_tools_check_data.py checks every script against this table). DATA.PATH_PREFIX: `prefix_variable`.
 SCRIPT_VARIABLES = {
     "DATA.PATH_TO_DATA_DIR": ("DATA_DIR", "run.sh/test.sh"),
     "TRAIN.CHECKPOINT_FILE_PATH": ("PRETRAINED", "run.sh"),
@@ -45,10 +45,11 @@ class PreflightError(UserError):
 
 
 def prefix_variable(cfg) -> str:
-    """The exp/*/run.sh variable passed as DATA.PATH_PREFIX: the frames folder of `sth` lists, the video folder
-    of video lists, the data folder itself for the motion recipes (their lists name paths inside it)."""
+    """The exp/*/run.sh variable passed as DATA.PATH_PREFIX, by how the run's dataset stores its videos (its
+    class's STORAGE): the frames folder of frame folders, the video folder of video files, the data folder
+    itself for a rendered dataset (the motion recipes: their val/test lists name paths inside it)."""
     kind = data_kind(cfg.TRAIN.DATASET if cfg.TRAIN.ENABLE else cfg.TEST.DATASET)
-    return {"frames": "FRAMES_DIR", "rendered": "DATA_DIR"}.get(kind, "VIDEO_DIR")
+    return {"frames": "FRAMES_DIR", "videos": "VIDEO_DIR", "rendered": "DATA_DIR"}.get(kind, "VIDEO_DIR")
 
 
 def render(problem: Problem, cfg) -> str:
