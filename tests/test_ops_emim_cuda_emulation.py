@@ -1,15 +1,18 @@
 """The CUDA kernels' device code, run on the CPU by an emulation, against the pure-PyTorch backend.
 
-tests/cuda_emulation/ compiles csrc/emim/cuda/emim_cuda_kernels.cuh as host C++ (one std::thread per
-CUDA thread, barriers for __syncthreads and warp shuffles, NaN-filled shared memory) with the launch
-sequence of emim_cuda.cu. Every output (cost, context) and gradient (dq, dk, dv, drpb) is compared
-with the torch backend run in float64 on the same input values. A few shapes by default;
-EMIM_EMULATION_FULL=1 runs the full sweep (odd K 3..13, every tile size, float32/float64, plus
-float16/bfloat16; about 7 min on 2 cores).
+tests/cuda_emulation/ compiles csrc/emim/cuda/emim_cuda_kernels.cuh (SIMT kernels) and
+emim_cuda_tc_kernels.cuh (tensor-core kernels) as host C++ (one std::thread per CUDA thread, barriers for
+__syncthreads and warp shuffles, NaN-filled shared memory, wmma fragments with the device's
+preconditions checked) with the launch sequence of emim_cuda.cu. Every output (cost, context) and
+gradient (dq, dk, dv, drpb) is compared with the torch backend run in float64 on the same input values.
+A few shapes by default; EMIM_EMULATION_FULL=1 runs the full sweep (SIMT: odd K 3..13, every tile size,
+float32/float64, plus float16/bfloat16; tensor cores: odd K 3..13, head widths 16..128, forced warps,
+partial tiles, float16/bfloat16; about 10 min on 2 cores).
 """
 
 import itertools
 import os
+import subprocess
 
 import pytest
 import torch
@@ -56,6 +59,34 @@ def _full_cases():
 
 CASES = _full_cases() if FULL else DEFAULT_CASES
 
+# Tensor-core kernels: (B, T, H, W, heads, d, K), dtype, forced warps (0: picked as on an H100), layout.
+DEFAULT_TC_CASES = [
+    ((1, 3, 5, 7, 2, 32, 5), torch.bfloat16, 0, "strided"),  # 35 tokens: a partial last tile
+    ((1, 3, 5, 7, 2, 32, 5), torch.float16, 0, "strided"),
+    ((1, 2, 14, 14, 1, 64, 7), torch.bfloat16, 0, "contiguous"),  # EMIM-S stage 3 frame, one head
+    ((2, 3, 7, 7, 2, 64, 7), torch.float16, 0, "stride0"),  # EMIM-S stage 4 frame
+    ((1, 2, 3, 2, 1, 16, 9), torch.bfloat16, 1, "strided"),  # frame smaller than the window, one warp
+    ((1, 4, 6, 5, 1, 48, 3), torch.float16, 2, "contiguous"),  # T = 4, d = 48, two warps
+]
+
+
+def _full_tc_cases():
+    """Every odd K 3..13 x float16/bfloat16 x forced warps (0 = picked, 1, 2, 4), cycling through head
+    widths (multiples of 16 up to 128), frame sizes (partial tiles, rows shorter and longer than a tile)
+    and gradient layouts."""
+    widths = itertools.cycle((16, 32, 48, 64, 128))
+    frames = itertools.cycle(((5, 7), (14, 14), (3, 11), (9, 4), (7, 7), (2, 17), (13, 6)))
+    layouts = itertools.cycle(("contiguous", "strided", "stride0"))
+    cases = []
+    for window, dtype, warps in itertools.product(range(3, 14, 2), (torch.float16, torch.bfloat16), (0, 1, 2, 4)):
+        height, width = next(frames)
+        cases.append(((1, 2 + warps % 3, height, width, 1 + warps % 2, next(widths), window), dtype, warps,
+                      next(layouts)))
+    return cases
+
+
+TC_CASES = _full_tc_cases() if FULL else DEFAULT_TC_CASES
+
 
 @pytest.fixture(scope="module")
 def exe():
@@ -94,7 +125,8 @@ def _reference(q, k, v, rpb, grad_cost, grad_context, scale):
 
 
 def _tolerance(dtype):
-    """(atol, rtol) of an element against the float64 reference."""
+    """(atol, rtol) of an element against the float64 reference (the tensor-core kernels also round P and
+    dS to the input dtype before their products, as FlashAttention does; the same bounds hold)."""
     return {torch.float64: (1e-10, 1e-10), torch.float32: (1e-4, 1e-4), torch.float16: (2e-2, 1e-2),
             torch.bfloat16: (1e-1, 5e-2)}[dtype]
 
@@ -113,8 +145,41 @@ def _assert_matches(got, want, dtype):
 def test_emulated_cuda_kernels_match_torch(exe, shape, dtype, tile, layout):
     inputs = _inputs(shape, dtype, layout)
     scale = shape[5] ** -0.5
-    got = emulator.run_case(exe, *inputs, scale, tile=tile)
+    got = emulator.run_case(exe, *inputs, scale, tile=tile, kernel="simt")
+    assert got["kernels"] == {"forward": "simt", "backward": "simt"}
     _assert_matches(got, _reference(*inputs, scale), dtype)
+
+
+@pytest.mark.parametrize("shape, dtype, warps, layout", TC_CASES, ids=lambda x: str(x).replace(" ", ""))
+def test_emulated_tensor_core_kernels_match_torch(exe, shape, dtype, warps, layout):
+    inputs = _inputs(shape, dtype, layout)
+    scale = shape[5] ** -0.5
+    got = emulator.run_case(exe, *inputs, scale, kernel="tensor_core", warps=warps)
+    assert got["kernels"] == {"forward": "tensor_core", "backward": "tensor_core"}
+    _assert_matches(got, _reference(*inputs, scale), dtype)
+
+
+def test_emulated_kernel_choice_both_kernels_agree(exe):
+    # The same bfloat16 inputs through the key's two values: each as asked, each equal to the reference.
+    inputs = _inputs((1, 3, 6, 5, 2, 32, 5), torch.bfloat16, "strided", seed=4)
+    want = _reference(*inputs, 0.25)
+    runs = {kernel: emulator.run_case(exe, *inputs, 0.25, kernel=kernel) for kernel in ("simt", "tensor_core")}
+    for kernel, got in runs.items():
+        assert got["kernels"] == {"forward": kernel, "backward": kernel}
+        _assert_matches(got, want, torch.bfloat16)
+
+
+@pytest.mark.parametrize("shape, dtype, smem_limit", [
+    ((1, 3, 5, 4, 2, 32, 5), torch.float32, emulator.H100_SMEM),  # float32: the SIMT kernels
+    ((1, 3, 5, 4, 2, 40, 5), torch.bfloat16, emulator.H100_SMEM),  # d not a multiple of 16
+    ((1, 3, 5, 4, 2, 160, 3), torch.float16, emulator.H100_SMEM),  # d above 128
+    ((1, 2, 14, 14, 1, 64, 7), torch.bfloat16, 40_000),  # the frame does not fit
+])
+def test_emulated_tensor_core_choice_falls_back_to_simt(exe, shape, dtype, smem_limit):
+    inputs = _inputs(shape, dtype, "contiguous")
+    got = emulator.run_case(exe, *inputs, 0.3, kernel="tensor_core", smem_limit=smem_limit)
+    assert got["kernels"] == {"forward": "simt", "backward": "simt"}
+    _assert_matches(got, _reference(*inputs, 0.3), dtype)
 
 
 @pytest.mark.parametrize("smem_limit", [A100_SMEM, SM86_SMEM])
@@ -126,10 +191,44 @@ def test_emulated_cuda_kernels_with_less_shared_memory(exe, smem_limit):
     _assert_matches(got, _reference(*inputs, 0.125), torch.float64)
 
 
-def test_emulated_cuda_kernels_are_bit_identical_run_to_run(exe):
-    inputs = _inputs((2, 3, 9, 7, 2, 40, 5), torch.float32, "strided", seed=3)
-    first = emulator.run_case(exe, *inputs, 0.2)
-    second = emulator.run_case(exe, *inputs, 0.2)
+@pytest.mark.parametrize("dtype, dim, kernel", [(torch.float32, 40, "simt"), (torch.bfloat16, 32, "tensor_core")])
+def test_emulated_cuda_kernels_are_bit_identical_run_to_run(exe, dtype, dim, kernel):
+    inputs = _inputs((2, 3, 9, 7, 2, dim, 5), dtype, "strided", seed=3)
+    first = emulator.run_case(exe, *inputs, 0.2, kernel=kernel)
+    second = emulator.run_case(exe, *inputs, 0.2, kernel=kernel)
+    assert first["kernels"]["backward"] == kernel
     for name in emulator.OUTPUTS:
         assert torch.equal(first[name], second[name]), name
+
+
+WMMA_MISUSES = {
+    # element access: the device's element-to-lane map is unspecified, so the shim has no x[]
+    "element access": ("fragment<matrix_a, 16, 16, 16, __half, row_major> a; a.x[0] = __half(1.0f);", "x"),
+    "tf32 shape": ("fragment<matrix_a, 16, 16, 8, __half, row_major> a;", "shape not allowed"),
+    "float inputs": ("fragment<matrix_a, 16, 16, 16, float, row_major> a;", "matrix_a/matrix_b take"),
+}
+
+
+@pytest.mark.parametrize("misuse", list(WMMA_MISUSES))
+def test_emulated_wmma_rejects_what_the_device_does_not_define(misuse, tmp_path):
+    code, message = WMMA_MISUSES[misuse]
+    source = tmp_path / "misuse.cpp"
+    source.write_text(f'#include "cuda_shim.h"\nusing namespace nvcuda::wmma;\nvoid f() {{ {code} }}\n')
+    torch_include = emulator.pathlib.Path(torch.__file__).parent / "include"
+    result = subprocess.run([emulator.compiler(), "-std=c++20", "-fsyntax-only", f"-I{emulator.HERE}", "-isystem",
+                             str(torch_include), str(source)], capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr
+
+
+@pytest.mark.parametrize("misuse, message", [
+    ("misaligned", "load_matrix_sync: pointer"),
+    ("ldm", "load_matrix_sync: ldm 12 is not a multiple of 8 elements"),
+    ("store_ldm", "store_matrix_sync: ldm 18 is not a multiple of 4 elements"),
+])
+def test_emulated_wmma_checks_the_device_preconditions(exe, misuse, message):
+    # `emim_emulation wmma MISUSE` runs one warp that breaks a precondition of the warp matrix functions;
+    # `wmma none` the same warp without it, which must pass.
+    result = subprocess.run([str(exe), "wmma", misuse], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+    assert subprocess.run([str(exe), "wmma", "none"], capture_output=True, timeout=60).returncode == 0
 

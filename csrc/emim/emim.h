@@ -6,10 +6,13 @@
 // Pairing: output frame t < T-1 uses query frame t and key/value frame t+1; output frame T-1 repeats
 // output frame T-2. Keys and values outside the frame are kBorderValue in every channel.
 // Backward returns (dq, dk, dv, drpb), deterministic (fixed-order sums, no atomics).
+// cuda_kernel picks the CUDA kernels: "tensor_core" (float16/bfloat16 shapes they take, else "simt") or
+// "simt" (the general kernels); the CPU kernels ignore it.
 #pragma once
 
 #include <ATen/ATen.h>
 
+#include <string>
 #include <tuple>
 
 namespace slowfast::emim {
@@ -25,11 +28,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cpu(
 
 #ifdef WITH_CUDA
 std::tuple<at::Tensor, at::Tensor> forward_cuda(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                                const at::Tensor& rpb, double scale);
+                                                const at::Tensor& rpb, double scale, const std::string& cuda_kernel);
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward_cuda(
     const at::Tensor& grad_cost, const at::Tensor& grad_context, const at::Tensor& q, const at::Tensor& k,
-    const at::Tensor& v, const at::Tensor& rpb, double scale);
+    const at::Tensor& v, const at::Tensor& rpb, double scale, const std::string& cuda_kernel);
 #endif
+
+inline void check_cuda_kernel(const std::string& cuda_kernel) {
+  TORCH_CHECK(cuda_kernel == "tensor_core" || cuda_kernel == "simt",
+              "emim: cuda_kernel must be 'tensor_core' or 'simt', got '", cuda_kernel, "'");
+}
 
 inline void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rpb) {
   TORCH_CHECK(q.dim() == 6, "emim: q must be [B, T, H, W, heads, d], got shape ", q.sizes());
@@ -66,11 +74,12 @@ inline void check_grads(const at::Tensor& grad_cost, const at::Tensor& grad_cont
 
 // (cost, context) from q, k, v, rpb; dispatches on q's device.
 inline std::tuple<at::Tensor, at::Tensor> forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                                  const at::Tensor& rpb, double scale) {
+                                                  const at::Tensor& rpb, double scale, const std::string& cuda_kernel) {
   check_inputs(q, k, v, rpb);
+  check_cuda_kernel(cuda_kernel);
   if (q.is_cuda()) {
 #ifdef WITH_CUDA
-    return forward_cuda(q, k, v, rpb, scale);
+    return forward_cuda(q, k, v, rpb, scale, cuda_kernel);
 #else
     TORCH_CHECK(false, "emim: slowfast._C was built without CUDA support; rebuild with nvcc and a CUDA torch");
 #endif
@@ -82,12 +91,13 @@ inline std::tuple<at::Tensor, at::Tensor> forward(const at::Tensor& q, const at:
 // (dq, dk, dv, drpb) from the gradients of cost and context; dispatches on q's device.
 inline std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor> backward(
     const at::Tensor& grad_cost, const at::Tensor& grad_context, const at::Tensor& q, const at::Tensor& k,
-    const at::Tensor& v, const at::Tensor& rpb, double scale) {
+    const at::Tensor& v, const at::Tensor& rpb, double scale, const std::string& cuda_kernel) {
   check_inputs(q, k, v, rpb);
   check_grads(grad_cost, grad_context, q, rpb);
+  check_cuda_kernel(cuda_kernel);
   if (q.is_cuda()) {
 #ifdef WITH_CUDA
-    return backward_cuda(grad_cost, grad_context, q, k, v, rpb, scale);
+    return backward_cuda(grad_cost, grad_context, q, k, v, rpb, scale, cuda_kernel);
 #else
     TORCH_CHECK(false, "emim: slowfast._C was built without CUDA support; rebuild with nvcc and a CUDA torch");
 #endif

@@ -4,12 +4,24 @@
 // emulation::launch runs a grid's blocks one after another on blockDim.x std::threads, one per CUDA
 // thread, which stay alive for the whole launch. __syncthreads waits on the block's std::barrier;
 // __shfl_xor_sync writes the lane's value to a per-warp slot array, waits on the warp's std::barrier and
-// reads the partner's slot (two slot arrays used in turn, so one wait per shuffle suffices). Dynamic
-// shared memory is filled with NaN (all bits set) before every block and followed by a guard zone
-// that is checked after every block. Math follows CUDA where the host differs: max/min of floats are
-// fmax/fmin (a NaN operand loses).
+// reads the partner's slot (two slot arrays used in turn, so one wait per shuffle suffices); __syncwarp
+// waits on the warp's barrier. Dynamic shared memory (128-byte aligned, as the device gives it) is filled
+// with NaN (all bits set) before every block and followed by a guard zone that is checked after every
+// block. Math follows CUDA where the host differs: max/min of floats are fmax/fmin (a NaN operand loses).
+//
+// nvcuda::wmma (the subset the kernels use: 16-bit matrix_a/matrix_b, float accumulators, the shapes
+// sm_80+ allow for them) follows the CUDA C++ Programming Guide's warp matrix functions: a fragment holds
+// its whole tile in every lane; load_matrix_sync and store_matrix_sync abort unless the pointer is 256-bit
+// aligned and ldm a multiple of 16 bytes; mma_sync waits for all 32 lanes (a diverged warp deadlocks, as
+// it may on the device) and accumulates in float in k order. Fragments have no `x[]` or `num_elements`:
+// the device's element-to-lane map is unspecified, so kernel code that touches fragment elements does not
+// compile here. store_matrix_sync writes each element from one lane only (element e from lane e % 32,
+// not the device's map), without a barrier: a lane that reads another lane's stored elements without a
+// __syncwarp first may see the NaN poison.
 #pragma once
 
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
 #include <array>
 #include <barrier>
 #include <cmath>
@@ -54,8 +66,8 @@ constexpr unsigned char kPoison = 0xff;  // every byte 0xff: a NaN as float and 
 
 // State of the running launch, shared by its threads (one launch at a time).
 struct Launch {
-  struct alignas(16) Chunk {
-    unsigned char bytes[16];
+  struct alignas(128) Chunk {
+    unsigned char bytes[128];
   };
   struct Warp {
     std::barrier<> barrier{kWarpSize};
@@ -63,7 +75,8 @@ struct Launch {
   };
 
   Launch(int threads, size_t smem_bytes)
-      : block(threads), warps(threads / kWarpSize), smem(smem_bytes), memory((smem_bytes + kGuardBytes + 15) / 16) {
+      : block(threads), warps(threads / kWarpSize), smem(smem_bytes),
+        memory((smem_bytes + kGuardBytes + sizeof(Chunk) - 1) / sizeof(Chunk)) {
     poison();
   }
 
@@ -157,3 +170,146 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask) {
   std::memcpy(&out, slots[lane ^ lane_mask].data(), sizeof(T));
   return out;
 }
+
+inline void __syncwarp(unsigned mask = 0xffffffffu) {
+  if (mask != 0xffffffffu) {
+    std::fprintf(stderr, "emulation: only full-warp __syncwarp is emulated, got mask %#x\n", mask);
+    std::abort();
+  }
+  emulation::current->warps[threadIdx.x / emulation::kWarpSize].barrier.arrive_and_wait();
+}
+
+// The CUDA 16-bit types (same bits as ATen's).
+using __half = c10::Half;
+using __nv_bfloat16 = c10::BFloat16;
+
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <typename Use, int M, int N, int K, typename T, typename Layout = void>
+class fragment;
+
+namespace detail {
+
+template <typename T>
+constexpr bool is_16bit = std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16>;
+
+// The shapes sm_80+ allow for 16-bit inputs: m16n16k16, m32n8k16, m8n32k16.
+template <int M, int N, int K>
+constexpr bool allowed_shape = K == 16 && ((M == 16 && N == 16) || (M == 32 && N == 8) || (M == 8 && N == 32));
+
+template <typename Use, int M, int N, int K>
+constexpr int rows = std::is_same_v<Use, matrix_b> ? K : M;
+template <typename Use, int M, int N, int K>
+constexpr int cols = std::is_same_v<Use, matrix_a> ? K : N;
+
+// Aborts unless p is 256-bit aligned and ldm a multiple of 16 bytes (8 16-bit or 4 float elements).
+template <typename T>
+void check_pointer(const char* what, const T* p, unsigned ldm, int cols) {
+  if (reinterpret_cast<std::uintptr_t>(p) % 32 != 0) {
+    std::fprintf(stderr, "emulation: wmma::%s: pointer %p is not 256-bit aligned\n", what, (const void*)p);
+    std::abort();
+  }
+  if ((ldm * sizeof(T)) % 16 != 0) {
+    std::fprintf(stderr, "emulation: wmma::%s: ldm %u is not a multiple of %zu elements\n", what, ldm, 16 / sizeof(T));
+    std::abort();
+  }
+  if ((int)ldm < cols) {
+    std::fprintf(stderr, "emulation: wmma::%s: ldm %u is shorter than a row of %d elements\n", what, ldm, cols);
+    std::abort();
+  }
+}
+
+template <typename F>
+struct Access;  // element access for the functions below only
+
+}  // namespace detail
+
+template <typename Use, int M, int N, int K, typename T, typename Layout>
+class fragment {
+  static_assert(detail::allowed_shape<M, N, K>, "wmma: shape not allowed for 16-bit inputs");
+  static_assert(std::is_same_v<Use, accumulator>
+                    ? std::is_same_v<T, float> && std::is_void_v<Layout>
+                    : detail::is_16bit<T> && (std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>),
+                "wmma: matrix_a/matrix_b take __half or __nv_bfloat16 with row_major or col_major, accumulators "
+                "float with no layout");
+
+ public:
+  static constexpr int kRows = detail::rows<Use, M, N, K>, kCols = detail::cols<Use, M, N, K>;
+
+ private:
+  template <typename F>
+  friend struct detail::Access;
+  std::array<T, kRows * kCols> tile_;  // row-major
+};
+
+namespace detail {
+
+template <typename F>
+struct Access {
+  static auto& tile(F& f) { return f.tile_; }
+  static const auto& tile(const F& f) { return f.tile_; }
+};
+
+template <typename F>
+auto& tile(F& f) {
+  return Access<std::remove_const_t<F>>::tile(f);
+}
+
+template <typename Layout>
+constexpr bool column_major = std::is_same_v<Layout, col_major>;
+
+}  // namespace detail
+
+template <typename Use, int M, int N, int K, typename T, typename Layout>
+void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, T value) {
+  detail::tile(f).fill(value);
+}
+
+// matrix_a / matrix_b from memory in the fragment's layout.
+template <typename Use, int M, int N, int K, typename T, typename Layout>
+void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const T* p, unsigned ldm) {
+  using F = fragment<Use, M, N, K, T, Layout>;
+  constexpr bool cm = detail::column_major<Layout>;
+  detail::check_pointer("load_matrix_sync", p, ldm, cm ? F::kRows : F::kCols);
+  auto& t = detail::tile(f);
+  for (int i = 0; i < F::kRows; ++i) {
+    for (int j = 0; j < F::kCols; ++j) t[i * F::kCols + j] = cm ? p[i + (size_t)j * ldm] : p[(size_t)i * ldm + j];
+  }
+}
+
+template <int M, int N, int K>
+void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t layout) {
+  const bool cm = layout == mem_col_major;
+  detail::check_pointer("store_matrix_sync", p, ldm, cm ? M : N);
+  const auto& t = detail::tile(f);
+  for (int e = threadIdx.x % emulation::kWarpSize; e < M * N; e += emulation::kWarpSize) {
+    const int i = e / N, j = e % N;
+    (cm ? p[i + (size_t)j * ldm] : p[(size_t)i * ldm + j]) = t[e];
+  }
+}
+
+// d = a b + c, float accumulation over k in order; every lane of the warp must call it.
+template <int M, int N, int K, typename T, typename LA, typename LB>
+void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, T, LA>& a,
+              const fragment<matrix_b, M, N, K, T, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  emulation::current->warps[threadIdx.x / emulation::kWarpSize].barrier.arrive_and_wait();
+  const auto &ta = detail::tile(a), &tb = detail::tile(b), &tc = detail::tile(c);
+  std::array<float, M * N> out;
+  for (int i = 0; i < M; ++i) {
+    for (int j = 0; j < N; ++j) {
+      float s = tc[i * N + j];
+      for (int k = 0; k < K; ++k) s += static_cast<float>(ta[i * K + k]) * static_cast<float>(tb[k * N + j]);
+      out[i * N + j] = s;
+    }
+  }
+  detail::tile(d) = out;
+}
+
+}  // namespace nvcuda::wmma

@@ -1,8 +1,12 @@
-// CPU emulation of the EMIM CUDA kernels: the device code of csrc/emim/cuda/emim_cuda_kernels.cuh,
-// compiled as host code through cuda_shim.h, launched in the order and with the buffers of
-// emim_cuda.cu (forward_cuda, backward_cuda). Driven by emulator.py.
+// CPU emulation of the EMIM CUDA kernels: the device code of csrc/emim/cuda/emim_cuda_kernels.cuh and
+// emim_cuda_tc_kernels.cuh, compiled as host code through cuda_shim.h, launched in the order and with the
+// buffers of emim_cuda.cu (forward_cuda, backward_cuda). Driven by emulator.py.
 //
 //   emim_emulation run DIR   reads DIR/case.txt and the raw inputs, writes the raw outputs to DIR
+//   emim_emulation wmma MISUSE
+//                            runs one warp of wmma loads, a product and a store in shared memory, breaking
+//                            one precondition (misaligned: a tile pointer 16 bytes off; ldm: a 16-bit
+//                            ldm of 12; store_ldm: a float ldm of 18; none: nothing), which must abort
 //   emim_emulation smem H W D LIMIT
 //                            prints "kernel K acc_bytes tile chunk bytes" for every kernel, odd K 1..13 and
 //                            float and double: the tiling the device code picks for an H x W frame, head
@@ -10,12 +14,15 @@
 //
 // case.txt holds one "key values..." line each: dtype (float32, float64, float16, bfloat16),
 // sizes (B T H W heads d K), tile (0: picked as on the device, else forced for every kernel),
-// smem_limit (bytes per block the picker may use), scale, and the six element strides of q, k, v,
-// grad_cost and grad_context. Each input X is DIR/X.bin, the elements from X's first one to its last
-// one in memory; outputs (cost, context, dq, dk, dv, drpb) are contiguous. Buffers that the CUDA code
-// leaves uninitialised (at::empty) start as NaN here.
+// smem_limit (bytes per block the picker may use), scale, kernel (tensor_core or simt: emim_cuda.cu's
+// cuda_kernel, on a device of compute capability 8.0 or more), warps (0: picked as on the device, else
+// forced for the tensor-core kernels), and the six element strides of q, k, v, grad_cost and
+// grad_context. DIR/kernels.txt gets the kernels that ran: "forward tensor_core|simt" and "backward ...". Each input X
+// is DIR/X.bin, the elements from X's first one to its last one in memory; outputs (cost, context, dq, dk, dv, drpb)
+// are contiguous. Buffers that the CUDA code leaves uninitialised (at::empty) start as NaN here.
 #include "cuda_shim.h"
 #include "emim/cuda/emim_cuda_kernels.cuh"
+#include "emim/cuda/emim_cuda_tc_kernels.cuh"
 
 #include <c10/util/BFloat16.h>
 #include <c10/util/Half.h>
@@ -44,6 +51,7 @@ struct Case {
     return it->second;
   }
   int integer(const std::string& key) const { return static_cast<int>(get(key, 1)[0]); }
+  std::string kernel;
   Strides strides(const std::string& key) const {
     const auto s = get(key, 6);
     return {(int64_t)s[0], (int64_t)s[1], (int64_t)s[2], (int64_t)s[3], (int64_t)s[4], (int64_t)s[5]};
@@ -64,6 +72,10 @@ Case read_case(const std::string& path) {
     if (!(words >> key)) continue;
     if (key == "dtype") {
       words >> c.dtype;
+      continue;
+    }
+    if (key == "kernel") {
+      words >> c.kernel;
       continue;
     }
     auto& values = c.values[key];
@@ -118,6 +130,20 @@ Geometry geometry(const Case& c, Kernel kernel, size_t acc_size, size_t* smem) {
   return make_geometry((int)s[0], (int)s[1], H, W, (int)s[4], dim, K, tiling.tile, tiling.chunk);
 }
 
+// The tensor-core plan of `pass` as tensor_core_plan in emim_cuda.cu makes it (warps = 0: the SIMT kernels run).
+template <typename scalar_t>
+tc::Plan tensor_core_plan(const Case& c, tc::Pass pass) {
+  constexpr bool is_16bit = std::is_same_v<scalar_t, c10::Half> || std::is_same_v<scalar_t, c10::BFloat16>;
+  if (c.kernel != "tensor_core" && c.kernel != "simt") {
+    std::cerr << "emim_emulation: case.txt needs 'kernel tensor_core' or 'kernel simt'\n";
+    std::exit(2);
+  }
+  if (!is_16bit || c.kernel != "tensor_core") return tc::Plan{};
+  const auto s = c.get("sizes", 7);
+  return tc::make_plan(pass, (int)s[0], (int)s[1], (int)s[2], (int)s[3], (int)s[4], (int)s[5], (int)s[6],
+                       (size_t)c.integer("smem_limit"), c.integer("warps"));
+}
+
 template <typename scalar_t>
 void run(const Case& c, const std::string& dir) {
   using acc_t = at::opmath_type<scalar_t>;
@@ -129,18 +155,28 @@ void run(const Case& c, const std::string& dir) {
              v = read_raw<scalar_t>(dir + "/v.bin"), rpb = read_raw<scalar_t>(dir + "/rpb.bin");
   const auto grad_cost = read_raw<scalar_t>(dir + "/grad_cost.bin");
   const auto grad_context = read_raw<scalar_t>(dir + "/grad_context.bin");
-  const Operands<scalar_t> in{q.data(),       k.data(),       v.data(),      rpb.data(),
-                              c.strides("q"), c.strides("k"), c.strides("v")};
+  const Operands<scalar_t> in{q.data(), k.data(), v.data(), rpb.data(), c.strides("q"), c.strides("k"), c.strides("v")};
   const GradOperands<scalar_t> gr{grad_cost.data(), grad_context.data(), c.strides("grad_cost"),
                                   c.strides("grad_context")};
+  std::ofstream ran(dir + "/kernels.txt");
   size_t smem = 0;
 
   // forward_cuda
   auto cost = nan_buffer<scalar_t>(B * T * H * W * heads * kk);
   auto context = nan_buffer<scalar_t>(B * T * frame);
-  const Geometry gf = geometry(c, Kernel::kForward, sizeof(acc_t), &smem);
-  emulation::launch(forward_kernel<scalar_t>, tile_grid(gf), dim3(kThreads), smem, gf, in, scale, cost.data(),
-                    context.data());
+  const tc::Plan pf = tensor_core_plan<scalar_t>(c, tc::Pass::kForward);
+  if constexpr (std::is_same_v<scalar_t, c10::Half> || std::is_same_v<scalar_t, c10::BFloat16>) {
+    if (pf.warps > 0) {
+      emulation::launch(tc::forward_kernel<scalar_t>, tc::grid(pf), dim3(pf.warps * 32),
+                        tc::plan_bytes(pf, tc::Pass::kForward), pf, in, (float)scale, cost.data(), context.data());
+    }
+  }
+  if (pf.warps == 0) {
+    const Geometry gf = geometry(c, Kernel::kForward, sizeof(acc_t), &smem);
+    emulation::launch(forward_kernel<scalar_t>, tile_grid(gf), dim3(kThreads), smem, gf, in, scale, cost.data(),
+                      context.data());
+  }
+  ran << "forward " << (pf.warps > 0 ? "tensor_core" : "simt") << "\n";
 
   // backward_cuda
   auto dq = nan_buffer<scalar_t>(B * T * frame), dk = nan_buffer<scalar_t>(B * T * frame),
@@ -150,16 +186,30 @@ void run(const Case& c, const std::string& dir) {
     std::fill_n(dk.begin() + b * T * frame, frame, scalar_t(0));
     std::fill_n(dv.begin() + b * T * frame, frame, scalar_t(0));
   }
-  auto probs = nan_buffer<acc_t>(B * (T - 1) * H * W * heads * kk), dlogits = probs;
-  const Geometry gq = geometry(c, Kernel::kBackwardQuery, sizeof(acc_t), &smem);
-  auto partial = nan_buffer<acc_t>((int64_t)gq.B * (gq.T - 1) * gq.heads * gq.tiles * gq.kk);
-  emulation::launch(backward_query_kernel<scalar_t>, tile_grid(gq), dim3(kThreads), smem, gq, in, gr, scale,
-                    dq.data(), probs.data(), dlogits.data(), partial.data());
-  const Geometry gk = geometry(c, Kernel::kBackwardKey, sizeof(acc_t), &smem);
-  emulation::launch(backward_key_kernel<scalar_t>, tile_grid(gk), dim3(kThreads), smem, gk, in, gr, scale,
-                    (const acc_t*)probs.data(), (const acc_t*)dlogits.data(), dk.data(), dv.data());
-  emulation::launch(drpb_kernel<scalar_t>, drpb_grid(gq), dim3(kThreads), 0, gq.tiles, gq.B * (gq.T - 1), gq.heads,
-                    gq.kk, (const acc_t*)partial.data(), drpb.data());
+  const tc::Plan pb = tensor_core_plan<scalar_t>(c, tc::Pass::kBackward);
+  if constexpr (std::is_same_v<scalar_t, c10::Half> || std::is_same_v<scalar_t, c10::BFloat16>) {
+    if (pb.warps > 0) {
+      auto partial = nan_buffer<float>((int64_t)pb.B * (pb.T - 1) * pb.heads * pb.kk);
+      emulation::launch(tc::backward_kernel<scalar_t>, tc::grid(pb), dim3(pb.warps * 32),
+                        tc::plan_bytes(pb, tc::Pass::kBackward), pb, in, gr, (float)scale, dq.data(), dk.data(),
+                        dv.data(), partial.data());
+      emulation::launch(drpb_kernel<scalar_t>, drpb_grid(pb.heads, pb.kk), dim3(kThreads), 0, 1, pb.B * (pb.T - 1),
+                        pb.heads, pb.kk, (const float*)partial.data(), drpb.data());
+    }
+  }
+  if (pb.warps == 0) {
+    auto probs = nan_buffer<acc_t>(B * (T - 1) * H * W * heads * kk), dlogits = probs;
+    const Geometry gq = geometry(c, Kernel::kBackwardQuery, sizeof(acc_t), &smem);
+    auto partial = nan_buffer<acc_t>((int64_t)gq.B * (gq.T - 1) * gq.heads * gq.tiles * gq.kk);
+    emulation::launch(backward_query_kernel<scalar_t>, tile_grid(gq), dim3(kThreads), smem, gq, in, gr, scale,
+                      dq.data(), probs.data(), dlogits.data(), partial.data());
+    const Geometry gk = geometry(c, Kernel::kBackwardKey, sizeof(acc_t), &smem);
+    emulation::launch(backward_key_kernel<scalar_t>, tile_grid(gk), dim3(kThreads), smem, gk, in, gr, scale,
+                      (const acc_t*)probs.data(), (const acc_t*)dlogits.data(), dk.data(), dv.data());
+    emulation::launch(drpb_kernel<scalar_t>, drpb_grid(gq.heads, gq.kk), dim3(kThreads), 0, gq.tiles, gq.B * (gq.T - 1),
+                      gq.heads, gq.kk, (const acc_t*)partial.data(), drpb.data());
+  }
+  ran << "backward " << (pb.warps > 0 ? "tensor_core" : "simt") << "\n";
 
   write_raw(dir + "/cost.bin", cost);
   write_raw(dir + "/context.bin", context);
@@ -169,9 +219,39 @@ void run(const Case& c, const std::string& dir) {
   write_raw(dir + "/drpb.bin", drpb);
 }
 
+// One warp: a = b = the 16 x 16 identity in shared memory (ldm 24), out = a b stored with ldm 20, each
+// with the one precondition `misuse` names broken.
+__global__ void wmma_kernel(int misuse) {
+  namespace wmma = nvcuda::wmma;
+  auto* tile = shared_memory<__half>();
+  auto* out = reinterpret_cast<float*>(shared_memory<unsigned char>() + 1024);
+  for (int e = threadIdx.x; e < 16 * 24; e += 32) tile[e] = __half(e / 24 == e % 24 ? 1.0f : 0.0f);
+  __syncwarp();
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
+  wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> c;
+  wmma::fill_fragment(c, 0.0f);
+  wmma::load_matrix_sync(a, tile + (misuse == 1 ? 8 : 0), misuse == 2 ? 12 : 24);
+  wmma::load_matrix_sync(b, tile, 24);
+  wmma::mma_sync(c, a, b, c);
+  wmma::store_matrix_sync(out, c, misuse == 3 ? 18 : 20, wmma::mem_row_major);
+}
+
+int run_wmma(const std::string& misuse) {
+  const std::map<std::string, int> codes = {{"none", 0}, {"misaligned", 1}, {"ldm", 2}, {"store_ldm", 3}};
+  const auto it = codes.find(misuse);
+  if (it == codes.end()) {
+    std::cerr << "emim_emulation: wmma MISUSE is none, misaligned, ldm or store_ldm\n";
+    return 2;
+  }
+  emulation::launch(wmma_kernel, dim3(1), dim3(32), 1024 + 16 * 20 * 4, it->second);
+  return 0;
+}
+
 void print_smem_sizes(int H, int W, int dim, size_t limit) {
-  const std::pair<const char*, Kernel> kernels[] = {
-      {"forward", Kernel::kForward}, {"backward_query", Kernel::kBackwardQuery}, {"backward_key", Kernel::kBackwardKey}};
+  const std::pair<const char*, Kernel> kernels[] = {{"forward", Kernel::kForward},
+                                                    {"backward_query", Kernel::kBackwardQuery},
+                                                    {"backward_key", Kernel::kBackwardKey}};
   for (const auto& [name, kernel] : kernels) {
     for (int K = 1; K <= 13; K += 2) {
       for (const size_t acc : {sizeof(float), sizeof(double)}) {
@@ -191,8 +271,9 @@ int main(int argc, char** argv) {
     print_smem_sizes(std::stoi(argv[2]), std::stoi(argv[3]), std::stoi(argv[4]), std::stoul(argv[5]));
     return 0;
   }
+  if (mode == "wmma" && argc == 3) return run_wmma(argv[2]);
   if (mode != "run" || argc != 3) {
-    std::cerr << "usage: emim_emulation run DIR | emim_emulation smem H W D LIMIT\n";
+    std::cerr << "usage: emim_emulation run DIR | emim_emulation wmma MISUSE | emim_emulation smem H W D LIMIT\n";
     return 2;
   }
   const std::string dir = argv[2];

@@ -29,6 +29,7 @@ SOURCES = (
     HERE / "emim_emulation.cpp",
     HERE / "cuda_shim.h",
     REPO / "csrc" / "emim" / "cuda" / "emim_cuda_kernels.cuh",
+    REPO / "csrc" / "emim" / "cuda" / "emim_cuda_tc_kernels.cuh",
     REPO / "csrc" / "emim" / "emim.h",
 )
 BUILD_DIR = REPO / "build" / "cuda_emulation"
@@ -69,11 +70,15 @@ def _span(x: torch.Tensor) -> torch.Tensor:
     return x.as_strided((extent,), (1,))
 
 
-def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_limit=H100_SMEM, timeout=600):
-    """Outputs of the emulated CUDA path: {cost, context, dq, dk, dv, drpb}, contiguous, in q's dtype.
+def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_limit=H100_SMEM, timeout=600,
+             kernel="tensor_core", warps=0):
+    """Outputs of the emulated CUDA path: {cost, context, dq, dk, dv, drpb}, contiguous, in q's dtype, and
+    "kernels": {"forward": ..., "backward": ...}, the kernels that ran ("tensor_core" or "simt").
 
     q, k, v, grad_cost, grad_context may have any non-negative strides (stride 0 included); tile = 0
-    picks the tile per kernel as the device code would with smem_limit bytes, else forces it.
+    picks the SIMT kernels' tile as the device code would with smem_limit bytes, else forces it; kernel
+    is emim_cuda.cu's cuda_kernel (on a device of compute capability 8.0+); warps = 0 picks the
+    tensor-core kernels' warps per block as the device code would, else forces it.
     """
     batch, frames, height, width, heads, dim = q.shape
     window = rpb.shape[-1]
@@ -83,6 +88,8 @@ def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_lim
         f"tile {tile}",
         f"smem_limit {smem_limit}",
         f"scale {scale!r}",
+        f"kernel {kernel}",
+        f"warps {warps}",
     ]
     tensors = {"q": q, "k": k, "v": v, "rpb": rpb.contiguous(), "grad_cost": grad_cost, "grad_context": grad_context}
     shapes = {"cost": (*q.shape[:5], window * window), "drpb": rpb.shape}
@@ -102,6 +109,7 @@ def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_lim
         for name in OUTPUTS:
             raw = np.fromfile(tmp / f"{name}.bin", dtype=np.int16 if q.element_size() == 2 else q.numpy().dtype)
             outputs[name] = torch.from_numpy(raw).view(q.dtype).reshape(shapes.get(name, q.shape))
+        outputs["kernels"] = dict(line.split() for line in (tmp / "kernels.txt").read_text().splitlines())
     return outputs
 
 

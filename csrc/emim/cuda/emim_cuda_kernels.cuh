@@ -17,10 +17,10 @@
 namespace slowfast::emim::kernels {
 
 #ifndef EMIM_CUDA_EMULATION
-// The block's dynamic shared memory (the emulation supplies its own).
+// The block's dynamic shared memory, 128-byte aligned (wmma tiles need 32; the emulation supplies its own).
 template <typename T>
 __device__ __forceinline__ T* shared_memory() {
-  extern __shared__ __align__(16) unsigned char shared_mem[];
+  extern __shared__ __align__(128) unsigned char shared_mem[];
   return reinterpret_cast<T*>(shared_mem);
 }
 #endif
@@ -417,6 +417,6 @@ inline Tiling pick_tiling(Kernel kernel, int H, int W, int K, int dim, size_t ac
 inline dim3 tile_grid(const Geometry& g) { return dim3(g.tiles, g.heads, g.B * (g.T - 1)); }
 
 // Grid of drpb_kernel: one warp per (head, window offset).
-inline dim3 drpb_grid(const Geometry& g) { return dim3((g.heads * g.kk + kWarps - 1) / kWarps); }
+inline dim3 drpb_grid(int heads, int kk) { return dim3((heads * kk + kWarps - 1) / kWarps); }
 
 }  // namespace slowfast::emim::kernels
