@@ -1,5 +1,5 @@
-"""Video datasets (`FrameFolders`/`sth`, `VideoList`/`kinetics`, `ssv2`, the rendered
-`motion_stream`), decoders, sampling, transforms, loaders and Mixup."""
+"""Video datasets (each a registered `VideoDataset` that describes itself; the names: `build.dataset_names()`,
+docs/data_loading.md), decoders, sampling, transforms, loaders and Mixup."""
 
 from . import decoder_decord, decoder_pyav  # noqa: F401  (register the decoding backends)
 from .build import DATASET_REGISTRY, build_dataset, dataset_class, register_dataset
