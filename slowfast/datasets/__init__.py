@@ -4,6 +4,7 @@ docs/data_loading.md), decoders, sampling, transforms, loaders and Mixup."""
 from . import decoder_decord, decoder_pyav  # noqa: F401  (register the decoding backends)
 from .build import DATASET_REGISTRY, build_dataset, dataset_class, register_dataset
 from .decoder import DecodeError, open_video
+from .diving48 import Diving48
 from .frame_folders import FrameFolders
 from .lists import ListFormatError
 from .loader import collate, construct_loader
@@ -14,7 +15,7 @@ from .video_dataset import STORAGE_KINDS, DataFailureError, VideoDataset
 from .video_list import SegmentVideoList, VideoList
 
 __all__ = [
-    "DATASET_REGISTRY", "STORAGE_KINDS", "DataFailureError", "DecodeError", "FrameFolders",
+    "DATASET_REGISTRY", "STORAGE_KINDS", "DataFailureError", "DecodeError", "Diving48", "FrameFolders",
     "ListFormatError", "MixUp", "MotionStream", "SegmentVideoList", "Ssv2", "VideoDataset", "VideoList",
     "build_dataset", "collate", "construct_loader", "dataset_class", "open_video", "register_dataset",
 ]
