@@ -6,13 +6,13 @@ import logging
 
 import pytest
 import torch
-from conftest import REPO
+from conftest import DATA
 from tiny_cfg import tiny_cfg
 
 from slowfast.models import build_model
 from slowfast.utils.weights import WeightsError, load_weights
 
-RELEASED_KEYS = REPO / "tests" / "data" / "tiny_state_dict_keys.json"
+RELEASED_KEYS = DATA / "tiny_state_dict_keys.json"
 
 
 def _imagenet_2d_state(model):
