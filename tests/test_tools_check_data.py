@@ -16,9 +16,13 @@ from PIL import Image
 from tiny_cfg import TINY, TINY_BASE
 
 from slowfast.config import ConfigError, load_config
-from slowfast.datasets import preflight
+from slowfast.datasets import VideoDataset, preflight, register_dataset
+from slowfast.datasets.decoder import read_frame_files
+from slowfast.datasets.lists import read_frame_list
 from slowfast.datasets.motion_synth import write_motion_dataset
 from slowfast.datasets.preflight import check_split
+from slowfast.datasets.samplers import segment_indices
+from slowfast.datasets.video_dataset import missing
 from slowfast.engine.preflight import SCRIPT_VARIABLES, PreflightError, check_run, prefix_variable
 from slowfast.models import build_model
 
@@ -209,6 +213,69 @@ def test_motion_stream_checks_the_dataset_info_not_a_train_list(motion_dir, tmp_
     assert problems[0].startswith(f"  - DATA.PATH_TO_DATA_DIR: {empty}/motion_dataset.json not found")
     assert problems[0].endswith("[set DATA_DIR in run.sh/test.sh, or DATA.PATH_TO_DATA_DIR]")
     assert problems[1].startswith(f"  - val list: split list {empty}/motion_frames_val.txt does not exist")
+
+
+@register_dataset()
+class ZeroBasedFrames(VideoDataset):
+    """A frame-folder dataset the pre-flight has never heard of (no FrameFolders subclass): lists
+    `folders_<split>.txt`, lines `<folder> <num_frames> <label>`, frames `img<k>.png` numbered from 0."""
+
+    STORAGE = "frames"
+
+    def _records(self, list_split):
+        d = self.cfg.DATA
+        return read_frame_list(os.path.join(d.PATH_TO_DATA_DIR, f"folders_{list_split}.txt"), d.PATH_PREFIX, " ",
+                               self.cfg.MODEL.NUM_CLASSES)
+
+    @staticmethod
+    def _frame(record, k):
+        return os.path.join(record.path, f"img{k}.png")
+
+    @classmethod
+    def entry_problem(cls, cfg, record):
+        gone = [p for p in (cls._frame(record, 0), cls._frame(record, record.num_frames - 1)) if not os.path.isfile(p)]
+        return f"frame folder {record.path} has no {os.path.basename(gone[0])}" if gone else None
+
+    @classmethod
+    def read_sample(cls, cfg, record):
+        read_frame_files([cls._frame(record, k) for k in (0, record.num_frames // 2, record.num_frames - 1)])
+
+    def _missing_files(self, record):
+        return missing([self._frame(record, k) for k in range(record.num_frames)])
+
+    def _read_clip(self, record, view):
+        indices = segment_indices(record.num_frames, self.num_frames, view, self.num_temporal_views)
+        return read_frame_files([self._frame(record, k) for k in indices])
+
+
+def test_a_new_frame_folder_dataset_is_checked_by_what_it_declares(tmp_path):
+    """Its folders are statted by its own entry_problem and sampled by its read_sample: a truncated folder and
+    an undecodable middle frame are named, the good folder passes (asked by name, every folder would be a
+    missing video file), and the message says to set the frames folder."""
+    for name in ("v0", "v1", "v2"):
+        (tmp_path / "frames" / name).mkdir(parents=True)
+        for k in range(3):
+            Image.new("RGB", (8, 8), (40 * k, 0, 0)).save(tmp_path / "frames" / name / f"img{k}.png")
+    os.remove(tmp_path / "frames/v1/img2.png")
+    (tmp_path / "frames/v2/img1.png").write_bytes(b"not a png")
+    listed = tmp_path / "folders_train.txt"
+    listed.write_text("v0 3 0\nv1 3 1\nv2 3 0\n")
+    cfg = load_config(None, [*TINY_BASE, *TINY["tiny_s16_emim7"], "TRAIN.DATASET", "zero_based_frames",
+                             "DATA.PATH_TO_DATA_DIR", str(tmp_path), "DATA.PATH_PREFIX", str(tmp_path / "frames"),
+                             "OUTPUT_DIR", str(tmp_path / "out"), "NUM_GPUS", "0", "TRAIN.BATCH_SIZE", "1",
+                             "TRAIN.EVAL_PERIOD", "0", "TEST.ENABLE", "False"])
+    check = check_split(cfg, "train")
+    assert (check.storage, check.videos, check.decoded) == ("frames", 3, 1)
+    assert [(p.where, p.message, p.key) for p in check.problems[:1]] == [
+        (f"{listed}:2", f"frame folder {tmp_path}/frames/v1 has no img2.png", "DATA.PATH_PREFIX")]
+    assert check.problems[1].where == f"{listed}:3" and check.problems[1].message.startswith("cannot be decoded: ")
+    assert "img1.png" in check.problems[1].message and len(check.problems) == 2
+    assert prefix_variable(cfg) == "FRAMES_DIR"
+    assert _problems(cfg)[0].endswith("img2.png [set FRAMES_DIR in run.sh/test.sh, or DATA.PATH_PREFIX]")
+    for name in ("v0", "v2"):
+        shutil.rmtree(tmp_path / "frames" / name)
+    os.remove(tmp_path / "frames/v1/img0.png")
+    assert check_split(cfg, "train").problems[-1].message.startswith("none of the 3 listed frame folders exist")
 
 
 def test_stat_pass_of_a_220k_line_list_is_well_under_a_minute(tmp_path):
