@@ -125,6 +125,23 @@ def test_recipe_states_the_published_setting(name):
     assert cfg.MODEL.CHECKPOINT_NUM == (checkpointed or [0, 0, 0, 0])
 
 
+# Diving48 is not in the paper (arXiv 2510.18705): exp/emim_s16_diving48_k400 is the published s16 SSv2 K400 recipe
+# with only these data keys changed (configs/diving48.yaml, docs/design_choices.md); the frame-file keys
+# LABEL_PATH_TEMPLATE / IMAGE_TEMPLATE are left at their defaults, which a video list does not read.
+DIVING48_CHANGES = {"TRAIN.DATASET": "diving48", "TEST.DATASET": "diving48", "TEST.SPLIT": "test",
+                    "MODEL.NUM_CLASSES": 48, "DATA.RANDOM_FLIP": True}
+
+
+def test_diving48_recipe_is_the_closest_published_one_with_its_data_keys_changed():
+    published = _flat(load_config(str(REPO / "exp" / "emim_s16_sthv2_k400" / "config.yaml")))
+    diving48 = _flat(load_config(str(REPO / "exp" / "emim_s16_diving48_k400" / "config.yaml")))
+    frame_keys = {"DATA.LABEL_PATH_TEMPLATE", "DATA.IMAGE_TEMPLATE"}
+    changed = {key: diving48[key] for key in published if key not in frame_keys and published[key] != diving48[key]}
+    assert changed == DIVING48_CHANGES and diving48.keys() == published.keys()
+    lines = (REPO / "exp" / "emim_s16_diving48_k400" / "config.yaml").read_text().splitlines()
+    assert lines[0].startswith("# EMIM UniFormer-S, 16 frames, Diving48") and "Not a published" in lines[0] + lines[1]
+
+
 def write_references() -> None:
     """Dump every recipe's merged config into tests/data/merged_recipes (run by hand; see the module doc)."""
     MERGED.mkdir(parents=True, exist_ok=True)
