@@ -1,8 +1,9 @@
-"""Parsing of split lists: every malformed line is reported as `file:line` with what was expected."""
+"""Parsing of split lists: every malformed line of a list is reported as `file:line` with what was expected, all
+of them in one error (`LineProblems`, also used by the annotation readers of `prepare`)."""
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from iopath.common.file_io import g_pathmgr
@@ -69,7 +70,7 @@ def _read_lines(list_file: str) -> list[tuple[int, str]]:
     return [(n, line) for n, line in lines if line]
 
 
-def parse_int(text: str, what: str, expected: str) -> int:
+def _parse_int(text: str, what: str, expected: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -82,19 +83,25 @@ def _check_label(label: int, num_classes: int) -> int:
     return label
 
 
-def _parse_list(list_file: str, parse_line: Callable[[str, str], VideoRecord]) -> list[VideoRecord]:
-    """`parse_line(line, "file:line")` over the non-empty lines; every line it rejects is named in one error."""
-    problems, records = LineProblems(list_file), []
-    for line_no, line in _read_lines(list_file):
-        where = f"{list_file}:{line_no}"
+def _parse_items(path: str, items: Iterable[tuple[str, object]], parse: Callable[[object, str], VideoRecord],
+                 unit: str = "lines") -> list[VideoRecord]:
+    """`parse(item, where)` over the (where, item) pairs of file `path` (its lines, or its JSON entries); every
+    item it rejects with BadLine is named in one error."""
+    problems, records = LineProblems(path, unit), []
+    for where, item in items:
         try:
-            records.append(parse_line(line, where))
+            records.append(parse(item, where))
         except BadLine as e:
             problems.add(where, str(e))
     problems.check()
     if not records:
-        raise ListFormatError(f"{list_file}: no videos listed")
+        raise ListFormatError(f"{path}: no videos listed")
     return records
+
+
+def _parse_list(list_file: str, parse_line: Callable[[str, str], VideoRecord]) -> list[VideoRecord]:
+    """`parse_line(line, "file:line")` over the non-empty lines of a list."""
+    return _parse_items(list_file, ((f"{list_file}:{n}", line) for n, line in _read_lines(list_file)), parse_line)
 
 
 def read_video_list(list_file: str, prefix: str, separator: str, num_classes: int) -> list[VideoRecord]:
@@ -106,7 +113,7 @@ def read_video_list(list_file: str, prefix: str, separator: str, num_classes: in
         fields = line.rsplit(separator, 1) if separator.strip() else line.rsplit(None, 1)
         if len(fields) != 2 or not fields[0].strip():
             raise BadLine(f"expected {expected}, got {line!r}")
-        label = _check_label(parse_int(fields[1].strip(), "label", expected), num_classes)
+        label = _check_label(_parse_int(fields[1].strip(), "label", expected), num_classes)
         return VideoRecord(_join(prefix, fields[0].strip()), label, where)
 
     return _parse_list(list_file, parse_line)
@@ -122,10 +129,10 @@ def read_frame_list(list_file: str, prefix: str, separator: str, num_classes: in
         fields = line.rsplit(separator, 2) if separator.strip() and separator in line else line.rsplit(None, 2)
         if len(fields) != 3 or not fields[0].strip():
             raise BadLine(f"expected {expected}, got {line!r}")
-        num_frames = parse_int(fields[1].strip(), "num_frames", expected)
+        num_frames = _parse_int(fields[1].strip(), "num_frames", expected)
         if num_frames < 1:
             raise BadLine(f"num_frames {num_frames} < 1; expected {expected}")
-        label = _check_label(parse_int(fields[2].strip(), "label", expected), num_classes)
+        label = _check_label(_parse_int(fields[2].strip(), "label", expected), num_classes)
         return VideoRecord(_join(prefix, fields[0].strip()), label, where, num_frames)
 
     return _parse_list(list_file, parse_line)
@@ -162,7 +169,7 @@ def read_ssv2_labels(labels_file: str) -> dict[str, int]:
     problems, ids = LineProblems(labels_file, "classes"), {}
     for name, value in names.items():
         try:
-            ids[name] = parse_int(str(value), f"id of class {name!r}:", "integer class ids")
+            ids[name] = _parse_int(str(value), f"id of class {name!r}:", "integer class ids")
         except BadLine as e:
             problems.add(labels_file, str(e))
     problems.check()
@@ -183,20 +190,14 @@ def read_ssv2_list(labels_file: str, split_file: str, prefix: str, extension: st
         raise ListFormatError(f"{split_file}:#0: {expected}, got {entries[0]!r}; none of its {len(entries)} "
                               f"entries has a 'template': an unlabelled split (the official test file), test on "
                               f"the validation split (TEST.SPLIT val)")
-    problems, records = LineProblems(split_file, "entries"), []
-    for i, entry in enumerate(entries):
-        where = f"{split_file}:#{i}"
-        try:
-            if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
-                raise BadLine(f"{expected}, got {entry!r}")
-            name = str(entry["template"]).replace("[", "").replace("]", "")
-            if name not in ids:
-                raise BadLine(f"class {name!r} is not in {labels_file}")
-            records.append(VideoRecord(_join(prefix, f"{entry['id']}{extension}"),
-                                       _check_label(ids[name], num_classes), where))
-        except BadLine as e:
-            problems.add(where, str(e))
-    problems.check()
-    if not records:
-        raise ListFormatError(f"{split_file}: no videos listed")
-    return records
+
+    def parse_entry(entry: object, where: str) -> VideoRecord:
+        if not isinstance(entry, dict) or "id" not in entry or "template" not in entry:
+            raise BadLine(f"{expected}, got {entry!r}")
+        name = str(entry["template"]).replace("[", "").replace("]", "")
+        if name not in ids:
+            raise BadLine(f"class {name!r} is not in {labels_file}")
+        return VideoRecord(_join(prefix, f"{entry['id']}{extension}"), _check_label(ids[name], num_classes), where)
+
+    return _parse_items(split_file, ((f"{split_file}:#{i}", e) for i, e in enumerate(entries)), parse_entry,
+                        "entries")
