@@ -7,6 +7,8 @@ of a qkv Linear output, as in the model: `qkv.view(B, T, H, W, 3, heads, d).unbi
 import pytest
 import torch
 
+from slowfast.config import assert_and_infer_cfg, get_cfg
+from slowfast.models.attention import EmimAttention
 from slowfast.ops import emim as emim_module
 from slowfast.ops import emim_attention, emim_ext, resolve_backend
 
@@ -34,9 +36,9 @@ def _qkv(shape, dtype=torch.float64, device="cpu"):
     return qkv, rpb
 
 
-def _outputs_and_grads(qkv, rpb, backend, scale, which, seed=1):
+def _outputs_and_grads(qkv, rpb, backend, scale, which, seed=1, cuda_kernel="tensor_core"):
     """Forward, then gradients of <cost, g1> and/or <context, g2> (which: cost, context, both)."""
-    cost, context = emim_attention(*qkv.unbind(4), rpb, scale, backend=backend)
+    cost, context = emim_attention(*qkv.unbind(4), rpb, scale, backend=backend, cuda_kernel=cuda_kernel)
     gen = torch.Generator(device=qkv.device).manual_seed(seed)
     g_cost = torch.randn(cost.shape, generator=gen, device=qkv.device).to(cost.dtype)
     g_context = torch.randn(context.shape, generator=gen, device=qkv.device).to(context.dtype)
@@ -153,11 +155,11 @@ def test_custom_op_registration_passes_opcheck():
     qkv, rpb = _qkv((1, 3, 4, 5, 2, 4, 3), torch.float32)
     q, k, v = qkv.unbind(4)
     op = torch.ops.slowfast.emim_attention.default
-    torch.library.opcheck(op, (q, k, v, rpb, 0.5))
-    cost, context = op(q, k, v, rpb, 0.5)
+    torch.library.opcheck(op, (q, k, v, rpb, 0.5, "tensor_core"))
+    cost, context = op(q, k, v, rpb, 0.5, "tensor_core")
     backward = torch.ops.slowfast.emim_attention_backward.default
     torch.library.opcheck(backward, (torch.randn_like(cost), torch.randn_like(context), q.detach(), k.detach(),
-                                     v.detach(), rpb.detach(), 0.5))
+                                     v.detach(), rpb.detach(), 0.5, "simt"))
 
 
 @needs_ext
@@ -183,6 +185,42 @@ def test_cpp_checks_name_the_fault():
         emim_ext._import_extension().emim_forward(q, q, q, torch.randn(1, 3, 3, dtype=torch.float64), 1.0)
     with pytest.raises(RuntimeError, match=r"grad_cost must be \[B, T, H, W, heads, K\*K=9\]"):
         emim_ext._import_extension().emim_backward(torch.randn(1, 2, 3, 3, 1, 4), q, q, q, q, torch.randn(1, 3, 3), 1.0)
+    with pytest.raises(RuntimeError, match="cuda_kernel must be 'tensor_core' or 'simt', got 'wmma'"):
+        emim_ext._import_extension().emim_forward(q, q, q, torch.randn(1, 3, 3), 1.0, "wmma")
+
+
+def test_cuda_kernel_choice_is_checked():
+    q = torch.randn(1, 2, 3, 3, 1, 2)
+    with pytest.raises(ValueError, match=r"cuda_kernel 'wmma' unknown; allowed \('tensor_core', 'simt'\)"):
+        emim_attention(q, q, q, torch.randn(1, 3, 3), 1.0, backend="torch", cuda_kernel="wmma")
+    cfg = get_cfg()
+    cfg.UNIFORMER.EMIM_CUDA_KERNEL = "wmma"
+    with pytest.raises(ValueError, match="UNIFORMER.EMIM_CUDA_KERNEL: got 'wmma'; allowed: 'tensor_core', 'simt'"):
+        assert_and_infer_cfg(cfg)
+
+
+@needs_ext
+@pytest.mark.parametrize("released_kernel", [False, True])
+@pytest.mark.parametrize("cuda_kernel", ["simt", "tensor_core"])
+def test_cuda_kernel_reaches_the_extension_forward_and_backward(monkeypatch, cuda_kernel, released_kernel):
+    # EmimAttention(cuda_kernel=...) -> emim_attention -> the custom ops -> slowfast._C, in both passes.
+    ext, seen = emim_ext._import_extension(), []
+
+    class Recording:
+        TORCH_VERSION, WITH_CUDA = ext.TORCH_VERSION, ext.WITH_CUDA
+
+        def emim_forward(self, *args):
+            seen.append(("forward", args[-1]))
+            return ext.emim_forward(*args)
+
+        def emim_backward(self, *args):
+            seen.append(("backward", args[-1]))
+            return ext.emim_backward(*args)
+
+    monkeypatch.setattr(emim_ext, "_import_extension", Recording)
+    layer = EmimAttention(64, 1, window=3, backend="cpu", released_kernel=released_kernel, cuda_kernel=cuda_kernel)
+    layer(torch.randn(1, 2 * 3 * 3, 64), (2, 3, 3)).sum().backward()
+    assert seen == [("forward", cuda_kernel), ("backward", cuda_kernel)]
 
 
 class _FakeExtension:
@@ -227,7 +265,8 @@ def test_load_error_when_built_without_cuda(monkeypatch):
      (torch.bfloat16, dict(atol=1e-1, rtol=5e-2))],
 )
 @pytest.mark.parametrize("shape", [STAGE3, (8, 16, 7, 7, 8, 64, 7), (1, 3, 5, 9, 2, 48, 3), (1, 2, 3, 2, 1, 160, 9)])
-def test_cuda_matches_torch(shape, dtype, tol):
+@pytest.mark.parametrize("cuda_kernel", ["tensor_core", "simt"])
+def test_cuda_matches_torch(shape, dtype, tol, cuda_kernel):
     # Reduced precision: both backends see the same rounded inputs; compare each with float32 torch.
     qkv, rpb = _qkv(shape, torch.float32, "cuda")
     scale = shape[5] ** -0.5
@@ -237,7 +276,7 @@ def test_cuda_matches_torch(shape, dtype, tol):
     if dtype != torch.float32:
         ref = _outputs_and_grads(low_qkv.float().detach().requires_grad_(), low_rpb.float().detach().requires_grad_(),
                                  "torch", scale, "both")
-    got = _outputs_and_grads(low_qkv, low_rpb, "cuda", scale, "both")
+    got = _outputs_and_grads(low_qkv, low_rpb, "cuda", scale, "both", cuda_kernel=cuda_kernel)
     for name, a, b in zip(("cost", "context", "dqkv", "drpb"), got, ref):
         assert a.dtype == dtype
         if name == "drpb":  # a sum over B*T*H*W terms: compare relative to its largest entry
@@ -266,9 +305,10 @@ def test_cuda_gradcheck_float64():
 
 @needs_cuda
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
-def test_cuda_backward_is_bit_identical_across_runs(dtype):
+@pytest.mark.parametrize("cuda_kernel", ["tensor_core", "simt"])
+def test_cuda_backward_is_bit_identical_across_runs(dtype, cuda_kernel):
     qkv, rpb = _qkv(STAGE3, dtype, "cuda")
-    first = _outputs_and_grads(qkv, rpb, "cuda", 0.125, "both")
-    second = _outputs_and_grads(qkv, rpb, "cuda", 0.125, "both")
+    first = _outputs_and_grads(qkv, rpb, "cuda", 0.125, "both", cuda_kernel=cuda_kernel)
+    second = _outputs_and_grads(qkv, rpb, "cuda", 0.125, "both", cuda_kernel=cuda_kernel)
     for a, b in zip(first, second):
         assert torch.equal(a, b)

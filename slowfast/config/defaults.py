@@ -113,6 +113,9 @@ _C.UNIFORMER.EMIM_CONTEXT = True
 _C.UNIFORMER.EMIM_RPB = True
 # Backend of the EMIM op: "" (best available), "torch", "cpu" (C++ extension), "cuda".
 _C.UNIFORMER.EMIM_BACKEND = ""
+# CUDA kernels of the EMIM op: "tensor_core" (float16/bfloat16 on tensor cores where the frame fits in shared
+# memory, else the general kernels) or "simt" (the general kernels, every dtype and shape).
+_C.UNIFORMER.EMIM_CUDA_KERNEL = "tensor_core"
 
 # ---------------------------------------------------------------------------------------------- #
 # Model
@@ -323,6 +326,8 @@ RELEASED_ATTN_TYPES = {"emim": "emim", "extra_attn64": "emim", "extra_attn128": 
                        "global": "global", "": "global", "none": "global", "None": "global", None: "global"}
 # Backends of the EMIM op (`slowfast.ops.emim_attention`); UNIFORMER.EMIM_BACKEND "" means the best available.
 EMIM_BACKENDS = ("torch", "cpu", "cuda")
+# CUDA kernels of the EMIM op (`slowfast.ops.emim_attention(..., cuda_kernel=...)`).
+EMIM_CUDA_KERNELS = ("tensor_core", "simt")
 # torch.compile modes accepted in PERF.COMPILE_MODE.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -417,6 +422,7 @@ def assert_and_infer_cfg(cfg: CfgNode) -> CfgNode:
     _check_choice(cfg, "AUG.RE_SPLIT", (False,))
     _check_choice(cfg, "DATA.INPUT_CHANNEL_NUM", ([3],))
     _check_choice(cfg, "UNIFORMER.EMIM_BACKEND", ("", *EMIM_BACKENDS))
+    _check_choice(cfg, "UNIFORMER.EMIM_CUDA_KERNEL", EMIM_CUDA_KERNELS)
     if u.LAYER_SCALE < 0:
         _fail("UNIFORMER.LAYER_SCALE", u.LAYER_SCALE, "0 (off) or a positive initial value")
     if cfg.DATA.NUM_FRAMES < 1 or cfg.DATA.NUM_FRAMES % u.STEM_TEMPORAL_STRIDE:

@@ -112,7 +112,7 @@ class GlobalAttention(AttentionLayer):
 
 
 def released_kernel_emim(q: Tensor, k: Tensor, v: Tensor, rpb: Tensor, scale: float,
-                         backend: str | None = None) -> tuple[Tensor, Tensor]:
+                         backend: str | None = None, cuda_kernel: str = "tensor_core") -> tuple[Tensor, Tensor]:
     """The EMIM op as the released 32-channel CUDA kernels computed it, forward and backward (EMIM_SPEC 3.7).
 
     Shapes as `emim_attention`. Channels >= 32 of each head: q and k count in the cost but get no
@@ -121,9 +121,9 @@ def released_kernel_emim(q: Tensor, k: Tensor, v: Tensor, rpb: Tensor, scale: fl
     """
     c = RELEASED_KERNEL_CHANNELS
     if q.shape[-1] <= c:
-        return emim_attention(q, k, v, rpb, scale, backend)
+        return emim_attention(q, k, v, rpb, scale, backend, cuda_kernel)
     q, k, v = (torch.cat([t[..., :c], t[..., c:].detach()], dim=-1) for t in (q, k, v))
-    cost, context = emim_attention(q, k, v, rpb, scale, backend)
+    cost, context = emim_attention(q, k, v, rpb, scale, backend, cuda_kernel)
     high = context[..., c:]
     return cost, torch.cat([context[..., :c], high - high.detach()], dim=-1)
 
@@ -141,14 +141,16 @@ class EmimAttention(AttentionLayer):
     def __init__(self, dim: int, num_heads: int, window: int = 7, qkv_bias: bool = True,
                  qk_scale: float | None = None, proj_drop: float = 0.0, motion: bool = True,
                  context: bool = True, relative_position_bias: bool = True, released_kernel: bool = False,
-                 backend: str | None = None):
+                 backend: str | None = None, cuda_kernel: str = "tensor_core"):
         super().__init__()
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = qk_scale or self.head_dim ** -0.5
         self.window = window
         self.use_context = context
-        self.op = released_kernel_emim if released_kernel else emim_attention
+        # cuda_kernel: the CUDA kernels of the op (UNIFORMER.EMIM_CUDA_KERNEL), the same function either way.
+        self.op = functools.partial(released_kernel_emim if released_kernel else emim_attention,
+                                    cuda_kernel=cuda_kernel)
         self.backend = backend
         if relative_position_bias:
             self.rpb = nn.Parameter(torch.zeros(num_heads, window, window))

@@ -1,4 +1,4 @@
-from .emim import BACKENDS, emim_attention, resolve_backend
+from .emim import BACKENDS, CUDA_KERNELS, emim_attention, resolve_backend
 from .emim_torch import BORDER_VALUE, emim_attention_torch
 
-__all__ = ["BACKENDS", "BORDER_VALUE", "emim_attention", "emim_attention_torch", "resolve_backend"]
+__all__ = ["BACKENDS", "CUDA_KERNELS", "BORDER_VALUE", "emim_attention", "emim_attention_torch", "resolve_backend"]

@@ -3,7 +3,9 @@
 Semantics are EMIM_SPEC section 3 (steps 2-4). Inputs are checked once here, then handed to a
 backend: "torch" (pure PyTorch, `emim_torch.py`), "cpu" or "cuda" (the `slowfast._C` extension,
 `emim_ext.py`). `backend=None` picks cuda for CUDA tensors, cpu otherwise, and falls back to torch
-with one warning when the extension is not built.
+with one warning when the extension is not built. `cuda_kernel` picks the CUDA kernels of the cuda
+backend: "tensor_core" (float16/bfloat16 on tensor cores where the shape fits, else the general ones)
+or "simt" (the general kernels for every dtype and shape); other backends ignore it.
 """
 
 import logging
@@ -12,6 +14,7 @@ import torch
 from torch import Tensor
 
 from slowfast.config.defaults import EMIM_BACKENDS as BACKENDS
+from slowfast.config.defaults import EMIM_CUDA_KERNELS as CUDA_KERNELS
 
 from . import emim_ext
 from .emim_torch import emim_attention_torch
@@ -72,15 +75,18 @@ def resolve_backend(backend: str | None, device: torch.device) -> str:
 
 
 def emim_attention(
-    q: Tensor, k: Tensor, v: Tensor, rpb: Tensor, scale: float, backend: str | None = None
+    q: Tensor, k: Tensor, v: Tensor, rpb: Tensor, scale: float, backend: str | None = None,
+    cuda_kernel: str = "tensor_core"
 ) -> tuple[Tensor, Tensor]:
     """Cost volume and context of each query against a K x K window of the next frame.
 
-    q, k, v: [B, T, H, W, heads, d], any strides; rpb: [heads, K, K].
+    q, k, v: [B, T, H, W, heads, d], any strides; rpb: [heads, K, K]; cuda_kernel: one of CUDA_KERNELS.
     Returns cost [B, T, H, W, heads, K*K] (scale * <q, k> + rpb, pre-softmax) and
     context [B, T, H, W, heads, d] (softmax(cost) over the window, in float32, times v).
     """
     check_inputs(q, k, v, rpb)
+    if cuda_kernel not in CUDA_KERNELS:
+        raise ValueError(f"emim_attention: cuda_kernel {cuda_kernel!r} unknown; allowed {CUDA_KERNELS}")
     if resolve_backend(backend, q.device) == "torch":
         return emim_attention_torch(q, k, v, rpb, scale)
-    return emim_ext.emim_attention_ext(q, k, v, rpb, float(scale))
+    return emim_ext.emim_attention_ext(q, k, v, rpb, float(scale), cuda_kernel)
