@@ -15,8 +15,10 @@ _C = CfgNode()
 _C.TRAIN = CfgNode()
 # Train the model (then test if TEST.ENABLE).
 _C.TRAIN.ENABLE = True
-# Dataset registry name: "sth" (Something-Something frames), "ssv2" (SSv2 videos), "kinetics" (csv list),
-# "motion_stream" (the motion dataset rendered afresh per item; val/test read its files as "sth").
+# Dataset registry name (case and underscores ignored; docs/data_loading.md): "sth" = "frame_folders" (folders
+# of extracted frames, Something-Something), "kinetics" = "video_list" (a csv video list), "ssv2" (SSv2 videos),
+# "diving48" (its prepared csv lists, segment sampling), "motion_stream" (the motion dataset rendered afresh per
+# item; val/test read its files as "sth").
 _C.TRAIN.DATASET = "kinetics"
 # Videos per optimiser step over ALL processes (NUM_GPUS x NUM_SHARDS); each process gets BATCH_SIZE / world.
 _C.TRAIN.BATCH_SIZE = 64
