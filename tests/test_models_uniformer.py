@@ -8,7 +8,7 @@ from conftest import DATA
 from emim_naive import emim_naive
 from tiny_cfg import TINY, tiny_cfg
 
-from slowfast.models import build_model
+from slowfast.models import attention, build_model
 from slowfast.models.attention import EmimAttention, GlobalAttention, released_kernel_emim
 
 
@@ -131,6 +131,21 @@ def test_continuous_attn_and_attn_type_place_emim():
     assert _attn_kinds(every, 4) == ["GlobalAttention"] * 2
     gl = build_model(tiny_cfg("tiny_s16_emim5_3", "UNIFORMER.CONTINUOUS_ATTN", "gl"))
     assert _attn_kinds(gl, 3) == ["GlobalAttention", "EmimAttention"] * 2
+
+
+@pytest.mark.parametrize("kernel", ["simt", "tensor_core"])
+def test_every_emim_layer_calls_the_op_with_the_configured_cuda_kernel(kernel, monkeypatch):
+    calls = []
+    op = attention.emim_attention
+
+    def recording(*args, cuda_kernel):
+        calls.append(cuda_kernel)
+        return op(*args, cuda_kernel=cuda_kernel)
+
+    monkeypatch.setattr(attention, "emim_attention", recording)
+    model = build_model(tiny_cfg("tiny_s16_emim5_3", "UNIFORMER.EMIM_CUDA_KERNEL", kernel))
+    model([torch.randn(1, 3, 2, 64, 64)])
+    assert calls == [kernel] * 3  # blocks3.0, blocks3.2, blocks4.0
 
 
 def test_ablation_switches_remove_their_parameters():

@@ -176,7 +176,8 @@ class EmimAttention(AttentionLayer):
         return cls(dim, num_heads, window=u.ATTN_MAX_DISP[stage], qkv_bias=u.QKV_BIAS, qk_scale=u.QKV_SCALE,
                    proj_drop=u.DROPOUT_RATE, motion=u.EMIM_MOTION, context=u.EMIM_CONTEXT,
                    relative_position_bias=u.EMIM_RPB, released_kernel=u.EMIM_RELEASED_KERNEL,
-                   backend=u.EMIM_BACKEND or None)  # the config's "" is the op's None: the best available
+                   backend=u.EMIM_BACKEND or None,  # the config's "" is the op's None: the best available
+                   cuda_kernel=u.EMIM_CUDA_KERNEL)
 
     def init_weights(self) -> None:
         """rpb ~ trunc_normal(0.02); motion MLP: Xavier first layer, zero last layer (starts as context only)."""
