@@ -2,9 +2,9 @@
 release named them `Diving48_{train,test}.json`), lists of {"vid_name", "label", "start_frame", "end_frame"}, with
 `Diving48_vocab.json` (the 48 classes, each as its [takeoff, movement, twist, flight] words), and the videos
 `<vid_name>.mp4` (the `rgb` folder) -> `train.csv`, `val.csv` and `test.csv` in the `kinetics` loader's format
-(`<path relative to the video folder>,<label>`, DATA.PATH_LABEL_SEPARATOR ","). No recipe in exp/ trains
-Diving48; these lists serve configs/kinetics.yaml with MODEL.NUM_CLASSES 48. Diving48 has one held-out split, so
-val.csv and test.csv are both its test split. The expected frame count of a video is end_frame - start_frame."""
+(`<path relative to the video folder>,<label>`, DATA.PATH_LABEL_SEPARATOR ","), read as the `diving48` dataset by
+exp/emim_s16_diving48_k400 (configs/diving48.yaml). Diving48 has one held-out split, so val.csv and test.csv are
+both its test split. The expected frame count of a video is end_frame - start_frame."""
 
 import json
 import logging
