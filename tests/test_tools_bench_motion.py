@@ -66,3 +66,30 @@ def test_bench_and_demo_table_on_a_tiny_budget(tmp_path, monkeypatch, caplog):
     assert rows[0]["clips"] == 16 and rows[0]["chance"] == 12.5 and rows[0]["params_m"] > 0.1
     with Image.open(os.path.join(out, "all-still-seed0", "learning_curves.png")) as image:
         assert image.format == "PNG" and image.size[0] > 300
+
+
+def test_child_runs_keep_the_callers_pythonpath(monkeypatch):
+    # tools/gpu_check.sh installs the wheels with `pip --target` and puts that folder on PYTHONPATH; a child that
+    # lost it could not import fvcore (the failed GPU run)
+    monkeypatch.setenv("PYTHONPATH", "/tmp/gpu_check_site")
+    env = bench_motion.child_env(3)
+    assert env["PYTHONPATH"].split(os.pathsep) == [REPO, "/tmp/gpu_check_site"] and env["OMP_NUM_THREADS"] == "3"
+    monkeypatch.delenv("PYTHONPATH")
+    assert bench_motion.child_env(1)["PYTHONPATH"] == REPO
+
+
+def test_a_failing_run_reports_its_log_tail(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    caplog.set_level("INFO")
+    args = ["--seeds", "0", "--tasks", "translation", "--jobs", "2", "--out", str(tmp_path), *TINY, "NO_SUCH.KEY", "1"]
+    try:
+        bench_motion.main(args)
+    except SystemExit as exit_:
+        assert str(exit_.code) == "error: 2 of 2 runs failed (their logs above)"
+    else:
+        raise AssertionError("bench_motion did not stop")
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2
+    for message in errors:
+        assert "run_net.py of motion_" in message and "exited with status 2; the last" in message
+        assert "NO_SUCH.KEY" in message  # run_net's own error line, from the child's log

@@ -71,11 +71,33 @@ def _train_and_test(name: str, data_dir: str, output_dir: str, seed: int, thread
            os.path.join(REPO, "exp", name, "config.yaml"), "DATA.PATH_TO_DATA_DIR", data_dir, "DATA.PATH_PREFIX",
            data_dir, "OUTPUT_DIR", output_dir, "RNG_SEED", str(seed), "NUM_GPUS", "0",
            "TEST.CHECKPOINT_FILE_PATH", best, "TEST.SAVE_RESULTS_PATH", "results.pkl", *opts]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": REPO}
     logger.info("training %s (seed %d) -> %s", name, seed, output_dir)
     os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(os.path.dirname(output_dir), f"{os.path.basename(output_dir)}.log"), "w") as log:
-        subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+    _run_logged(cmd, os.path.join(os.path.dirname(output_dir), f"{os.path.basename(output_dir)}.log"), threads,
+                f"run_net.py of {name} (seed {seed})")
+
+
+class RunFailed(RuntimeError):
+    """A child run exited non-zero; the message ends with the tail of its log."""
+
+
+def child_env(threads: int) -> dict[str, str]:
+    """This process's environment for a child tool: `threads` OpenMP threads and the repository in front of
+    PYTHONPATH, whatever else it holds kept (packages installed with `pip --target`, as tools/gpu_check.sh does)."""
+    path = os.pathsep.join(p for p in (REPO, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": path}
+
+
+def _run_logged(cmd: list[str], log_path: str, threads: int, what: str, tail: int = 30) -> None:
+    """`cmd` with its output in `log_path`; RunFailed naming `what`, with the log's last `tail` lines, when it
+    fails."""
+    with open(log_path, "w") as log:
+        code = subprocess.run(cmd, env=child_env(threads), stdout=log, stderr=subprocess.STDOUT).returncode
+    if code:
+        with open(log_path, errors="replace") as log:
+            last = log.read().splitlines()[-tail:]
+        raise RunFailed(f"{what} exited with status {code}; the last {len(last)} lines of {log_path}:\n"
+                        + "\n".join(last))
 
 
 def _probe(task_dir: str, threads: int) -> dict:
@@ -88,10 +110,8 @@ def _probe(task_dir: str, threads: int) -> dict:
         cmd = [sys.executable, tool, "--cfg", os.path.join(emim, "config.yaml"), "--checkpoint", best[0],
                "--baseline-cfg", os.path.join(twin, "config.yaml"), "--baseline-checkpoint", best[1],
                "--along-training", "--device", "cpu"]
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": REPO}
         logger.info("probing %s", emim)
-        with open(os.path.join(task_dir, "probe_motion.log"), "w") as log:
-            subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+        _run_logged(cmd, os.path.join(task_dir, "probe_motion.log"), threads, f"probe_motion.py of {emim}")
     with open(report) as f:
         return json.load(f)
 
@@ -233,10 +253,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for model in MODELS:
                 jobs.append((task, seed, model, data_dir, os.path.join(args.out, run, model)))
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-        for future in [pool.submit(_train_and_test, model, data_dir, out, seed, threads,
-                                   ["MODEL.NUM_CLASSES", str(len(TASKS[task])), *args.opts])
-                       for task, seed, model, data_dir, out in jobs]:
-            future.result()
+        futures = [pool.submit(_train_and_test, model, data_dir, out, seed, threads,
+                               ["MODEL.NUM_CLASSES", str(len(TASKS[task])), *args.opts])
+                   for task, seed, model, data_dir, out in jobs]
+        failed = [f.exception() for f in concurrent.futures.as_completed(futures) if f.exception()]
+    if failed:  # every run was tried; the finished ones are reused by the next call
+        for err in failed:
+            logger.error("error: %s", err)
+        sys.exit(f"error: {len(failed)} of {len(jobs)} runs failed (their logs above)")
     torch.set_num_threads(os.cpu_count() or 1)
     results = [run_result(task, seed, model, out, args.time_shuffled) for task, seed, model, _, out in jobs]
     if args.probe:
