@@ -159,6 +159,26 @@ def test_emulated_tensor_core_kernels_match_torch(exe, shape, dtype, warps, layo
     _assert_matches(got, _reference(*inputs, scale), dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("kernel", ["tensor_core", "simt"])
+def test_emulated_border_value_shows_at_16_bit(exe, dtype, kernel):
+    # The 1e-6 border is below a 16-bit tolerance on random inputs. Here keys and values inside the frame are
+    # 0 and the queries large, so the border alone sets the cost outside the frame (scale * 1e-6 * sum q),
+    # the context (1e-6 times the weight outside the frame) and dq (the border times dS outside the frame),
+    # compared to relative precision (float16 holds 1e-6 as a subnormal, in steps of 6e-8: atol 1e-7).
+    shape = (1, 2, 4, 5, 1, 32, 5)
+    q, k, v, rpb, grad_cost, grad_context = _inputs(shape, dtype, "contiguous", seed=5)
+    q = (1000 + 100 * q).to(dtype)
+    k, v, rpb, grad_cost = torch.zeros_like(k), torch.zeros_like(v), torch.zeros_like(rpb), torch.zeros_like(grad_cost)
+    got = emulator.run_case(exe, q, k, v, rpb, grad_cost, grad_context, 0.25, kernel=kernel)
+    assert got["kernels"]["forward"] == kernel
+    want = _reference(q, k, v, rpb, grad_cost, grad_context, 0.25)
+    for name in ("cost", "context", "dq"):
+        assert want[name].abs().max() > 0, name
+        torch.testing.assert_close(got[name].double(), want[name], atol=1e-7, rtol=0.1,
+                                   msg=lambda m, n=name: f"{n}: {m}")
+
+
 def test_emulated_kernel_choice_both_kernels_agree(exe):
     # The same bfloat16 inputs through the key's two values: each as asked, each equal to the reference.
     inputs = _inputs((1, 3, 6, 5, 2, 32, 5), torch.bfloat16, "strided", seed=4)
