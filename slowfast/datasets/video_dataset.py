@@ -116,7 +116,8 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
     def from_paths(cls, cfg, paths: list[str]) -> "VideoDataset":
         """The test views of the files `paths` (labels -1), read as this dataset reads its videos: how a tool
         (tools/predict.py, tools/visualize_motion.py) builds it. Item i is view i % V of file i // V; a
-        missing file raises FileNotFoundError. The result has `frame_indices(num_frames, fps, view)`."""
+        missing file raises FileNotFoundError. Inference also reads the result's `frame_indices(num_frames, fps,
+        view)` (`VideoList`'s); a dataset of frame folders returns the video files read by its own sampling."""
         return cls(cfg, "test", records=[VideoRecord(path, -1, path) for path in paths])
 
     @abc.abstractmethod
