@@ -18,18 +18,31 @@ import gpu_check  # noqa: E402
 
 # Every step the script records, in its order (the sanitizers print a probe line, then the command).
 STEPS = ["facts", "install", "imports", "build", "extension", "cuda_tests", "bench_motion", "bench_kernels",
-         "bench_model", "bench_model_extra", "nccl", "demo_data", "demo_run", "sanitizer_memcheck",
+         "bench_model", "bench_model_extra", "nccl", "demo_data", "demo_run", "bench_data", "sanitizer_memcheck",
          "sanitizer_racecheck", "sanitizer_synccheck"]
+# --quick: set-up, build, CUDA tests, the kernel bench, the recipe's step under every lever, the loader bench.
+QUICK_STEPS = ["facts", "install", "imports", "build", "extension", "cuda_tests", "bench_kernels", "bench_model",
+               "bench_data"]
+
+
+def _gpu_check(out, *flags: str, timeout: int = 180) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("OUT", "PYTHON", "GPU_CHECK_BUDGET_S",
+                                                             "GPU_CHECK_QUICK_BUDGET_S", "GPU_CHECK_DEADLINE")}
+    env.update(OMP_NUM_THREADS="1", GPU_CHECK_WORK=str(out / "work"))
+    return subprocess.run(["bash", "tools/gpu_check.sh", *flags, "--out", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpu_check")
-    env = {k: v for k, v in os.environ.items() if k not in ("OUT", "PYTHON", "GPU_CHECK_BUDGET_S")}
-    env.update(OMP_NUM_THREADS="1", GPU_CHECK_WORK=str(out / "work"))
-    proc = subprocess.run(["bash", "tools/gpu_check.sh", "--dry-run", "--out", str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=180)
-    return proc, out
+    return _gpu_check(out, "--dry-run"), out
+
+
+@pytest.fixture(scope="module")
+def quick_dry_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gpu_check_quick")
+    return _gpu_check(out, "--quick", "--dry-run"), out
 
 
 def test_dry_run_exits_0_prints_every_step_and_writes_the_report(dry_run):
@@ -62,6 +75,44 @@ def test_every_command_checks(dry_run):
     assert len(re.findall(r"argcheck ok: pytest selection collects [1-9]\d* tests  <- env PYTORCH", proc.stdout)) == 3
     assert re.search(r"tools/run_net.py parses; \d+ override\(s\) load", proc.stdout)
     assert re.search(r"tools/bench_motion.py parses; \d+ override\(s\) load", proc.stdout)
+
+
+def _limits(stdout: str) -> dict[str, int]:
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^=== \[(\w+)\] \(limit (\d+)s\)", stdout, re.M)}
+
+
+def test_quick_dry_run_prints_its_steps_in_order_and_checks_every_command(quick_dry_run):
+    proc, out = quick_dry_run
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "DRY RUN, budget 240s" in proc.stdout
+    report = json.loads((out / "gpu_check.json").read_text())
+    assert [s["name"] for s in report["steps"]] == QUICK_STEPS and report["budget_s"] == 240
+    positions = [proc.stdout.find(f"=== [{step}]") for step in QUICK_STEPS]
+    assert -1 not in positions and positions == sorted(positions)
+    for skipped in set(STEPS) - set(QUICK_STEPS):
+        assert f"=== [{skipped}]" not in proc.stdout, skipped
+    commands = (out / "work" / "commands.txt").read_text().strip().splitlines()
+    assert re.search(rf"argcheck: {len(commands)}/{len(commands)} commands parse", proc.stdout)
+    assert "argcheck FAILED" not in proc.stdout
+    model = next(shlex.split(c) for c in commands if "tools/bench_model.py" in c)
+    levers = model[model.index("--levers") + 1:model.index("--profile")]
+    assert levers == ["none", "cudnn", "cudnn+cl", "cudnn+linear", "cudnn+cl+linear@fp16,bf16,fp32",
+                      "cudnn+cl+linear+compile"]  # every lever side by side, all precisions on the best set
+    assert model[model.index("--profile") + 1] == "15"
+    assert model[model.index("--cfg") + 1] == "exp/emim_s16_sthv2_k400/config.yaml"
+    # the tool's own budget ends its rows before the step's limit, which the deadline caps
+    assert int(model[model.index("--budget") + 1]) < _limits(proc.stdout)["bench_model"] <= 240
+    named = {t for c in commands for t in shlex.split(c) if gpu_check.REPO_PATH.match(t)}
+    assert named and all(os.path.exists(os.path.join(REPO, p)) for p in named)
+
+
+def test_steps_are_cut_to_the_deadline(tmp_path):
+    """A real (not dry) run of the import check with a 40 s budget: its 60 s limit is cut to the 15 s left
+    before the deadline (40 - the 25 s kept for the report), and the whole stays within the budget."""
+    proc = _gpu_check(tmp_path, "--quick", "--steps", "imports,report", "--budget", "40", timeout=60)
+    assert "=== [imports] (limit 15s)" in proc.stdout, proc.stdout[-2000:]
+    report = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [s["name"] for s in report["steps"]] == ["imports"] and report["elapsed_s"] <= 40
 
 
 def test_every_path_named_exists(dry_run):

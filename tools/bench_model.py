@@ -23,12 +23,14 @@ nn.BatchNorm3d for slowfast's channels-last one).
 
 FLOPs: fvcore's forward count of one clip x2 (a multiply-add = 2 FLOPs) x3 (forward + backward); MFU = FLOP/s
 over the device's dense bf16 peak (datasheet table by device name; none for the CPU). Peak = the CUDA
-allocator's peak over the row (weights, optimiser state, activations). "x global": step time over global
+allocator's peak over the row (weights, optimiser state, activations). "CPU s": the fewest CPU seconds this
+process spent in one step (all its threads; on a shared CPU the work itself, whatever else runs; on a GPU the
+host's launch and bookkeeping). "x global": step time over global
 attention's at the same precision, checkpointing, levers and batch; "x none": the "none" row's time over this
-row's (> 1: the levers pay). --sweep-batches: the --sweep-levers set (default: the last of --levers) for the
-first variant at each precision, batch by batch until one runs out of memory. --profile N: the N kernels (CPU:
-operators) with the most self time in one step of the fastest row. --budget: rows, sweep and profile that
-would start after that many seconds are skipped (reported as such).
+row's (> 1: the levers pay). --profile N: the N kernels (CPU: operators) with the most self time in one step
+of the fastest row. --sweep-batches (after the profile): the --sweep-levers set (default: the last of --levers)
+for the first variant at the first precision, batch by batch until one runs out of memory. --budget: rows,
+profile and sweep that would start after that many seconds are skipped (reported as such).
 """
 
 import argparse
@@ -65,11 +67,21 @@ VARIANTS = {  # key: (table name, config overrides)
 }
 
 
+def split_lever_set(value: str, precisions: list[str]) -> tuple[str, list[str]]:
+    """("cudnn+cl", ["fp16", "bf16"]) of "cudnn+cl@fp16,bf16"; without "@", the --precisions."""
+    levers, _, only = value.partition("@")
+    return levers, only.split(",") if only else precisions
+
+
 def _lever_set(value: str) -> str:
+    levers, precisions = split_lever_set(value, [])
     try:
-        lever_overrides(value)
+        lever_overrides(levers)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+    unknown = sorted(set(precisions) - set(PRECISIONS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"lever set {value!r}: unknown precisions {unknown}; {sorted(PRECISIONS)}")
     return value
 
 
@@ -89,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--precisions", nargs="+", choices=list(PRECISIONS), default=["fp32"])
     parser.add_argument("--checkpointing", nargs="+", choices=("off", "on"), default=["off"])
     parser.add_argument("--levers", nargs="+", type=_lever_set, default=["none"],
-                        help=f"lever sets: none, cfg, or + joined names of {sorted(LEVERS)}")
+                        help=f"lever sets: none, cfg, or + joined names of {sorted(LEVERS)}; a suffix "
+                             "@fp16,bf16 runs that set at those precisions only")
     parser.add_argument("--compile-mode", default=None, help="PERF.COMPILE_MODE of the compiled rows")
     parser.add_argument("--sweep-batches", nargs="+", type=int, default=[])
     parser.add_argument("--sweep-levers", type=_lever_set)
@@ -125,15 +138,15 @@ class Rows:
 
     def run(self, variant: str, precision: str, checkpointing: str, levers: str, batch: int) -> dict:
         row = {"variant": variant, "name": VARIANTS[variant][0], "precision": precision, "checkpointing": checkpointing,
-               "levers": levers, "batch": batch, "step_s": None, "clips_per_s": None, "tflops": None, "mfu_pct": None,
-               "peak_gib": None}
+               "levers": levers, "batch": batch, "step_s": None, "cpu_s": None, "clips_per_s": None, "tflops": None,
+               "mfu_pct": None, "peak_gib": None}
         if self.out_of_time():
             row["error"] = f"skipped: past the {self.args.budget:.0f} s budget"
             return row
         cfg = load_config(self.args.cfg, row_opts(self.args, variant, precision, checkpointing, levers))
         warmup = max(self.args.warmup, 2 if cfg.PERF.COMPILE else 1)
         result = measure(cfg, batch, self.args.reps, warmup, plain_bn=variant == "emim-plain-bn")
-        row.update(step_s=result.step_s, peak_gib=result.peak_gib)
+        row.update(step_s=result.step_s, cpu_s=result.cpu_s, peak_gib=result.peak_gib)
         if result.error:
             row["error"] = result.error
         if result.step_s:
@@ -162,11 +175,13 @@ def _cell(value, fmt: str, width: int) -> str:
 
 
 def log_table(rows: list[dict]) -> None:
-    logger.info("%-24s %-22s %-5s %-4s %5s %9s %9s %8s %6s %9s %8s %7s", "levers", "attention in stages 3-4",
-                "prec", "ckpt", "batch", "step (s)", "clips/s", "TFLOP/s", "MFU %", "peak GiB", "x global", "x none")
+    logger.info("%-24s %-22s %-5s %-4s %5s %9s %8s %9s %8s %6s %9s %8s %7s", "levers", "attention in stages 3-4",
+                "prec", "ckpt", "batch", "step (s)", "CPU s", "clips/s", "TFLOP/s", "MFU %", "peak GiB", "x global",
+                "x none")
     for r in rows:
-        logger.info("%-24s %-22s %-5s %-4s %5d %s %s %s %s %s %s %s%s", r["levers"], r["name"], r["precision"],
-                    r["checkpointing"], r["batch"], _cell(r["step_s"], ".3f", 9), _cell(r["clips_per_s"], ".1f", 9),
+        logger.info("%-24s %-22s %-5s %-4s %5d %s %s %s %s %s %s %s %s%s", r["levers"], r["name"], r["precision"],
+                    r["checkpointing"], r["batch"], _cell(r["step_s"], ".3f", 9), _cell(r["cpu_s"], ".3f", 8),
+                    _cell(r["clips_per_s"], ".1f", 9),
                     _cell(r["tflops"], ".2f", 8), _cell(r["mfu_pct"], ".1f", 6), _cell(r["peak_gib"], ".2f", 9),
                     _cell(r.get("x_global"), ".2f", 8), _cell(r.get("x_none"), ".2f", 7),
                     f"  {r['error']}" if r.get("error") else "")
@@ -183,19 +198,13 @@ def main(argv: list[str] | None = None) -> dict:
     peak, peak_source = peak_tflops(device)
     bench = Rows(args, peak)
     rows = []
+    plan = [(v, p, c, levers) for levers, precisions in (split_lever_set(s, args.precisions) for s in args.levers)
+            for c in args.checkpointing for p in precisions for v in args.variants]
     for _ in range(args.rounds):
-        measured = [bench.run(v, p, c, levers, args.batch) for levers in args.levers for c in args.checkpointing
-                    for p in args.precisions for v in args.variants]
+        measured = [bench.run(v, p, c, levers, args.batch) for v, p, c, levers in plan]
         rows = [old if old["step_s"] and (not new["step_s"] or old["step_s"] <= new["step_s"]) else new
                 for old, new in zip(rows, measured)] if rows else measured
     ratios(rows)
-    sweep = []
-    sweep_levers = args.sweep_levers or args.levers[-1]
-    for precision in args.precisions if args.sweep_batches else []:
-        for batch in args.sweep_batches:
-            sweep.append(bench.run(args.variants[0], precision, args.checkpointing[0], sweep_levers, batch))
-            if sweep[-1].get("error"):
-                break
     kernels, profiled = [], None
     timed = [r for r in rows if r["step_s"]]
     if args.profile and timed and not bench.out_of_time():
@@ -203,6 +212,12 @@ def main(argv: list[str] | None = None) -> dict:
         cfg = load_config(args.cfg, row_opts(args, profiled["variant"], profiled["precision"],
                                              profiled["checkpointing"], profiled["levers"]))
         kernels = profile_step(cfg, args.batch, args.profile)
+    sweep = []
+    sweep_levers = args.sweep_levers or split_lever_set(args.levers[-1], [])[0]
+    for batch in args.sweep_batches:
+        sweep.append(bench.run(args.variants[0], args.precisions[0], args.checkpointing[0], sweep_levers, batch))
+        if sweep[-1].get("error"):
+            break
 
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {args.threads} threads"
     model = args.cfg or f"UniFormer-{args.size}"

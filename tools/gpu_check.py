@@ -37,7 +37,7 @@ TARGET_PLATFORMS = ["manylinux1_x86_64", "manylinux2010_x86_64", "manylinux2014_
                     *[f"manylinux_2_{n}_x86_64" for n in range(5, 40)], "linux_x86_64"]
 # Paths a command may name that must exist in the checkout (output paths are the script's own).
 REPO_PATH = re.compile(r"^(tools|tests|exp|configs|slowfast|csrc)/[\w./-]+$")
-# The goals of issue 18, checked by `report` where the figures exist.
+# The kernel's goals, checked by `report` where the figures exist.
 KERNEL_GOAL = {"shape": "s3k7", "dtype": "bfloat16", "backend": "cuda", "max_fwd_bwd_us": 100.0,
                "min_pct_peak_fwd_bwd": 45.0, "min_x_torch_fwd_bwd": 5.0}
 
@@ -442,11 +442,36 @@ def kernel_goals(kernels: dict | None) -> dict | None:
 
 
 def model_goals(model: dict | None) -> list[dict] | None:
+    """EMIM no slower than global attention: each EMIM row with its x_global (bench_model_extra)."""
     if not model:
         return None
     return [{"precision": r["precision"], "checkpointing": r["checkpointing"], "x_global": r["x_global"],
              "met": r["x_global"] is not None and r["x_global"] <= 1.0}
-            for r in model.get("rows", []) if r["variant"] == "emim"]
+            for r in model.get("rows", []) if r["variant"] == "emim" and r.get("x_global") is not None]
+
+
+THROUGHPUT_GOAL = {"min_clips_per_s": 200.0, "min_mixed_x_fp32": 2.0}
+
+
+def throughput_goals(model: dict | None) -> dict | None:
+    """The fastest mixed-precision row or sweep batch (clips/s, MFU, peak GiB, its levers) against 200 clips/s,
+    and mixed precision's speed-up over fp32 with the same levers and batch (>= 2)."""
+    if not model:
+        return None
+    timed = [r for r in model.get("rows", []) + model.get("sweep", []) if r.get("clips_per_s")]
+    mixed = [r for r in timed if r["precision"] != "fp32"]
+    best = max(mixed, key=lambda r: r["clips_per_s"], default=None)
+    speedups = []
+    for r in mixed:
+        fp32 = next((o for o in timed if o["precision"] == "fp32" and o["levers"] == r["levers"]
+                     and o["batch"] == r["batch"] and o["variant"] == r["variant"]), None)
+        if fp32:
+            speedups.append({"precision": r["precision"], "levers": r["levers"], "batch": r["batch"],
+                             "x_fp32": fp32["step_s"] / r["step_s"]})
+    keys = ("precision", "levers", "batch", "clips_per_s", "mfu_pct", "peak_gib", "step_s")
+    return {"goal": THROUGHPUT_GOAL, "best": {k: best[k] for k in keys} if best else None,
+            "met": best is not None and best["clips_per_s"] >= THROUGHPUT_GOAL["min_clips_per_s"],
+            "mixed_x_fp32": speedups}
 
 
 def report(args) -> int:
@@ -458,11 +483,14 @@ def report(args) -> int:
            "bench_kernels": _load(os.path.join(work, "bench_kernels.json")),
            "bench_model": _load(os.path.join(work, "bench_model.json")),
            "bench_model_extra": _load(os.path.join(work, "bench_model_extra.json")),
+           "bench_data": _load(os.path.join(work, "bench_data.json")),
            "nccl": _load(os.path.join(work, "nccl.json")),
            "demo": {"json_stats": _json_lines(os.path.join(work, "demo", "json_stats.log"))[-4:]},
            "bench_motion": {"seeds": _finished_seeds(os.path.join(work, "motion_seeds.txt")),
                             "results": _load(os.path.join(work, "bench_motion.json"))}}
-    out["goals"] = {"kernel": kernel_goals(out["bench_kernels"]), "model": model_goals(out["bench_model"])}
+    out["goals"] = {"kernel": kernel_goals(out["bench_kernels"]),
+                    "model": model_goals(out["bench_model_extra"] or out["bench_model"]),
+                    "throughput": throughput_goals(out["bench_model"])}
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
     print(f"{'step':<22} {'status':<9} {'rc':>4} {'seconds':>8}  message")
@@ -482,6 +510,15 @@ def report(args) -> int:
     for row in out["goals"]["model"] or []:
         print(f"goal, EMIM step vs global ({row['precision']}, checkpointing {row['checkpointing']}): "
               f"x{row['x_global'] or float('nan'):.2f} (<= 1): {row['met']}")
+    throughput = out["goals"]["throughput"]
+    if throughput and throughput["best"]:
+        b = throughput["best"]
+        print(f"goal, training throughput: {b['clips_per_s']:.1f} clips/s (>= 200) at {b['precision']}, levers "
+              f"{b['levers']}, batch {b['batch']}, MFU {b['mfu_pct'] or float('nan'):.1f}%, peak "
+              f"{b['peak_gib'] or float('nan'):.1f} GiB: {throughput['met']}")
+        for row in throughput["mixed_x_fp32"]:
+            print(f"goal, {row['precision']} vs fp32 (levers {row['levers']}, batch {row['batch']}): "
+                  f"x{row['x_fp32']:.2f} (>= 2): {row['x_fp32'] >= THROUGHPUT_GOAL['min_mixed_x_fp32']}")
     print(f"report: {args.out}")
     return 0
 

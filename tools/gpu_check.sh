@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The first GPU run in one call (issue 18; docs/gpu_check.md). On a GPU machine, each step under its own time
+# The first GPU run in one call (docs/gpu_check.md). On a GPU machine, each step under its own time
 # limit and the whole within the budget (GPU_CHECK_BUDGET_S, 540 s = 9 minutes):
 #   facts install imports build extension       set-up: the carried wheels the machine lacks, the extension
 #                                               built against the machine's own torch (never a carried build)
 #   cuda_tests                                  CUDA kernel tests, the model CPU vs GPU, export and predict
-#   bench_kernels bench_model bench_model_extra EMIM op (fp32/bf16, fwd and fwd+bwd, kernel / torch backend /
-#                                               released design, bandwidth against peak); UniFormer-S 16x224^2
-#                                               step time and peak memory (EMIM 'lg' 7x7 vs global attention,
-#                                               fp32/bf16/fp16 autocast, checkpointing off/on)
+#   bench_kernels                               EMIM op (fp32/bf16, fwd and fwd+bwd, kernel / torch backend /
+#                                               released design, bandwidth against peak)
+#   bench_model                                 the sthv2 UniFormer-S 16x224^2 recipe's training step under every
+#                                               speed lever side by side (PERF keys: cudnn.benchmark, channels-
+#                                               last-3d, 1x1x1 convolutions as Linear, torch.compile), fp16/bf16/
+#                                               fp32: clips/s, MFU, peak memory; the top 15 kernels of the fastest
+#                                               step; the batch sweep to the memory limit
+#   bench_model_extra                           EMIM vs global attention at every precision, checkpointing off/on
+#   bench_data                                  loader clips/s per core: SSv2 frames, Kinetics mp4 (recipes' aug.)
 #   nccl demo_data demo_run                     NCCL collectives and a DDP fp16 step; the motion demo trained
 #                                               for 2 short epochs on 1 GPU under torchrun, TRAIN.MIXED_PRECISION
 #   sanitizer_memcheck sanitizer_racecheck sanitizer_synccheck
@@ -19,7 +24,11 @@
 #   report                                      every step and figure: OUTDIR/gpu_check.json; the log of it all:
 #                                               OUTDIR/gpu_check.log; OUTDIR/bench_motion.md
 #
-#   bash tools/gpu_check.sh [--dry-run] [--out DIR] [--budget SECONDS] [--steps name,name,...]
+#   bash tools/gpu_check.sh [--quick] [--dry-run] [--out DIR] [--budget SECONDS] [--steps name,name,...]
+#
+# --quick (4 minutes, GPU_CHECK_QUICK_BUDGET_S 240): set-up, build, CUDA tests, the kernel bench at EMIM-S stage 3
+# in bf16, bench_model (every lever side by side, the top 15 kernels, the batch sweep), bench_data; no NCCL,
+# demo, sanitizers or motion benchmark.
 #
 # Before, on a machine with a package index (here): bash tools/fetch_gpu_wheels.sh   (wheels/gpu-py312/,
 # git-ignored, about 48 MB: fvcore, iopath, yacs, termcolor, decord, av for CPython 3.12 manylinux x86-64).
@@ -39,12 +48,12 @@ set -uo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO" || exit 2
 
-DRY=0 MODE=main STEPS=""
+DRY=0 MODE=main STEPS="" QUICK=0 BUDGET=""
 OUTDIR="${OUT:-$REPO/output/gpu_check}"
-BUDGET="${GPU_CHECK_BUDGET_S:-540}"
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY=1 ;;
+        --quick) QUICK=1 ;;
         --out) OUTDIR="$2"; shift ;;
         --budget) BUDGET="$2"; shift ;;
         --steps) STEPS=",$2,"; shift ;;
@@ -55,6 +64,14 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+if [ -z "$BUDGET" ]; then
+    if [ "$QUICK" = 1 ]; then BUDGET="${GPU_CHECK_QUICK_BUDGET_S:-240}"; else BUDGET="${GPU_CHECK_BUDGET_S:-540}"; fi
+fi
+# The steps of --quick (the others are skipped without a record).
+QUICK_STEPS=",facts,install,imports,build,extension,cuda_tests,bench_kernels,bench_model,bench_data,report,"
+# The recipe whose training step bench_model times (fp16 autocast + loss scaling, Mixup, AdamW, clipping).
+MODEL_CFG=exp/emim_s16_sthv2_k400/config.yaml
+MODEL_ARGS=(--device cuda --cfg "$MODEL_CFG" --batch "${MODEL_BATCH:-8}" --reps 3 --threads 4 --variants emim)
 PY="${PYTHON:-}"
 if [ -z "$PY" ]; then
     PY=python3
@@ -84,10 +101,12 @@ RESERVE=25  # seconds kept for the report at the end
 export PYTHONPATH="$SITE:$REPO${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export PYTHON="$PY" GPU_CHECK_WORK="$WORK" MOTION_JOBS MOTION_WAVE_SEEDS MOTION_MAX_SEEDS  # for --motion-worker
 START=$(date +%s)
+# The motion worker sizes its waves to the time left before this (it outlives no deadline of the main script).
+export GPU_CHECK_DEADLINE="${GPU_CHECK_DEADLINE:-$(( START + BUDGET - RESERVE ))}"
 
 left() { echo $(( START + BUDGET - $(date +%s) )); }
 cap() { local room=$(( $(left) - RESERVE )); [ "$room" -lt "$1" ] && echo $(( room > 1 ? room : 1 )) || echo "$1"; }
-want() { [ -z "$STEPS" ] || [[ "$STEPS" == *",$1,"* ]]; }
+want() { { [ "$QUICK" = 0 ] || [[ "$QUICK_STEPS" == *",$1,"* ]]; } && { [ -z "$STEPS" ] || [[ "$STEPS" == *",$1,"* ]]; }; }
 quote() { printf '%q ' "$@" | sed 's/ $//'; }
 
 record() {  # NAME STATUS RC SECONDS MESSAGE: one line of WORK/steps.jsonl
@@ -103,6 +122,10 @@ run_step() {
     local name="$1" limit="$2"
     shift 2
     want "$name" || return 0
+    local room=$(( $(left) - RESERVE ))
+    # By construction within the budget: the limit is cut to the time left before the deadline (start + budget
+    # - RESERVE), and `timeout` ends the step there (KILL_AFTER later at worst).
+    [ "$DRY" = 0 ] && [ "$limit" -gt "$room" ] && limit=$(( room > 0 ? room : 0 ))
     echo
     echo "=== [$name] (limit ${limit}s) $(quote "$@")"
     if [ "$DRY" = 1 ]; then
@@ -110,13 +133,11 @@ run_step() {
         record "$name" dry-run 0 0 "would run: $(quote "$@")"
         return 0
     fi
-    local room=$(( $(left) - RESERVE ))
     if [ "$room" -lt 10 ]; then
         echo "=== [$name] skipped: ${room}s left before the deadline"
         record "$name" skipped 0 0 "no time left before the deadline"
         return 0
     fi
-    [ "$limit" -gt "$room" ] && limit=$room
     local t0 rc status=ok msg="" seconds
     t0=$(date +%s.%N)
     timeout --kill-after="${KILL_AFTER:-10}" "$limit" "$@"
@@ -138,21 +159,30 @@ motion_command() {  # the bench_motion.py command of seeds 0..N-1
         --jobs "$MOTION_JOBS" --out "$WORK/bench_motion" "${MOTION_OPTS[@]}"
 }
 
+# Waves: seeds 0..MOTION_WAVE_SEEDS-1 first; then as many more seeds as the time left before GPU_CHECK_DEADLINE
+# allows at the last wave's seconds per new seed (a wave reuses the finished runs; pauses while the benchmarks
+# time count, so the estimate errs long), up to MOTION_MAX_SEEDS.
 motion_worker() {
     trap 'touch "$WORK/motion.done"' EXIT
-    local n="$MOTION_WAVE_SEEDS" cmd
+    local n="$MOTION_WAVE_SEEDS" done_n=0 cmd t0 per_seed more
     while [ "$n" -le "$MOTION_MAX_SEEDS" ]; do
         cmd="$(motion_command "$n")"
-        echo "=== bench_motion wave, seeds 0..$(( n - 1 )), $(date +%T): $cmd"
+        echo "=== bench_motion wave, seeds 0..$(( n - 1 )), $(date +%T), $(( GPU_CHECK_DEADLINE - $(date +%s) ))s left: $cmd"
+        t0=$(date +%s)
         if eval "$cmd"; then
             cp "$WORK/bench_motion/bench_motion.json" "$WORK/bench_motion.json"
             cp "$WORK/bench_motion/bench_motion.md" "$WORK/bench_motion.md"
             echo "$n" > "$WORK/motion_seeds.txt"  # seeds 0..n-1 finished
         else
-            echo "=== bench_motion wave failed"
+            echo "=== bench_motion wave failed (bench_motion.py printed the failing run's log tail above)"
             return 1
         fi
-        n=$(( n + MOTION_WAVE_SEEDS ))
+        per_seed=$(( ($(date +%s) - t0 + n - done_n - 1) / (n - done_n) ))
+        more=$(( (GPU_CHECK_DEADLINE - $(date +%s)) / (per_seed > 0 ? per_seed : 1) ))
+        echo "=== bench_motion: ${per_seed}s per new seed, room for $more more before the deadline"
+        [ "$more" -ge 1 ] && [ "$n" -lt "$MOTION_MAX_SEEDS" ] || break
+        done_n=$n
+        n=$(( n + more < MOTION_MAX_SEEDS ? n + more : MOTION_MAX_SEEDS ))
     done
 }
 
@@ -189,7 +219,7 @@ motion_finish() {
     motion_signal KILL
     wait "$MOTION_PID" 2>/dev/null
     MOTION_PID=""
-    tail -n 40 "$WORK/motion.log"
+    tail -n 80 "$WORK/motion.log"
     if [ -f "$WORK/motion_seeds.txt" ]; then
         msg="seeds 0..$(( $(cat "$WORK/motion_seeds.txt") - 1 )) finished$stopped"
         cp "$WORK/bench_motion.md" "$OUTDIR/bench_motion.md"
@@ -333,14 +363,30 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
     motion_start  # after the tests, whose limits do not allow for 16 busy cores
 
     motion_signal STOP
-    run_step bench_kernels 150 "$PY" tools/bench_kernels.py --device cuda --dtypes float32 bfloat16 \
-        --modes fwd fwd_bwd --shapes s3k7 s4k7 --reps 5 --inner 20 --json "$WORK/bench_kernels.json"
-    run_step bench_model 180 "$PY" tools/bench_model.py --device cuda --size S --frames 16 --crop 224 \
-        --batch "$MODEL_BATCH" --reps 3 --threads 4 --variants emim global --precisions fp32 bf16 fp16 \
-        --checkpointing off on --json "$WORK/bench_model.json"
-    run_step bench_model_extra 90 "$PY" tools/bench_model.py --device cuda --size S --frames 16 --crop 224 \
-        --batch "$MODEL_BATCH" --reps 3 --threads 4 --variants emim-torch emim-plain-bn --precisions fp32 bf16 \
-        --json "$WORK/bench_model_extra.json"
+    if [ "$QUICK" = 1 ]; then
+        run_step bench_kernels 40 "$PY" tools/bench_kernels.py --device cuda --dtypes bfloat16 --modes fwd_bwd \
+            --shapes s3k7 --reps 3 --inner 10 --json "$WORK/bench_kernels.json"
+    else
+        run_step bench_kernels 150 "$PY" tools/bench_kernels.py --device cuda --dtypes float32 bfloat16 \
+            --modes fwd fwd_bwd --shapes s3k7 s4k7 --reps 5 --inner 20 --json "$WORK/bench_kernels.json"
+    fi
+    # Every lever side by side at the recipe's fp16 (bf16 and fp32 on the best eager set, torch.compile on it
+    # last), the top 15 kernels of the fastest step, then the batch sweep; the tool starts nothing past its
+    # --budget, which leaves the step's limit room for the row under way.
+    if [ "$QUICK" = 1 ]; then
+        run_step bench_model 150 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --precisions fp16 \
+            --levers none cudnn cudnn+cl cudnn+linear cudnn+cl+linear@fp16,bf16,fp32 cudnn+cl+linear+compile \
+            --profile 15 --sweep-levers cudnn+cl+linear --sweep-batches 32 64 128 \
+            --budget "$(( $(cap 150) - 45 ))" --json "$WORK/bench_model.json"
+    else
+        run_step bench_model 240 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --precisions fp16 bf16 fp32 \
+            --levers none cudnn cudnn+cl cudnn+linear cudnn+cl+linear cudnn+cl+linear+compile@fp16,bf16 \
+            --profile 15 --sweep-levers cudnn+cl+linear --sweep-batches 16 32 64 128 256 \
+            --budget "$(( $(cap 240) - 45 ))" --json "$WORK/bench_model.json"
+        run_step bench_model_extra 90 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --variants emim global \
+            --precisions fp16 bf16 fp32 --checkpointing off on --levers cfg --budget "$(( $(cap 90) - 20 ))" \
+            --json "$WORK/bench_model_extra.json"
+    fi
     motion_signal CONT
 
     KILL_AFTER=40 run_step nccl 90 "$PY" -m torch.distributed.run --standalone --nproc_per_node 1 tools/gpu_check.py nccl \
@@ -352,6 +398,15 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
         --cfg exp/motion_emim_tiny/config.yaml NUM_GPUS 1 TRAIN.MIXED_PRECISION True \
         DATA.PATH_TO_DATA_DIR "$WORK/motion" DATA.PATH_PREFIX "$WORK/motion" OUTPUT_DIR "$WORK/demo" \
         SOLVER.MAX_EPOCH 2 DATA.STREAM_VIDEOS_PER_EPOCH 320 DATA_LOADER.NUM_WORKERS 4 TRAIN.AUTO_RESUME False
+
+    motion_signal STOP  # the loader's cores and the compiled step's GPU to themselves
+    if [ "$QUICK" = 1 ]; then
+        run_step bench_data 30 "$PY" tools/bench_data.py --videos 5 --video-short-sides 320 --backends decord \
+            --json "$WORK/bench_data.json"
+    else
+        run_step bench_data 60 "$PY" tools/bench_data.py --videos 10 --json "$WORK/bench_data.json"
+    fi
+    motion_signal CONT
 
     sanitizer memcheck 90
     sanitizer racecheck 90
