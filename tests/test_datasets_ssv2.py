@@ -9,6 +9,7 @@ import pytest
 from slowfast.config import get_cfg
 from slowfast.datasets import build_dataset
 from slowfast.datasets.motion_synth import render_video
+from slowfast.engine.inference import load_labels
 
 
 def _write_webm(path, frames):
@@ -61,3 +62,17 @@ def test_ssv2_official_test_file_has_no_labels(ssv2_dir):
     cfg.TEST.SPLIT = "test"
     with pytest.raises(ValueError, match="something-something-v2-test.json:#0: expected an object with 'id' and"):
         build_dataset("ssv2", cfg, "test")
+
+
+def test_predict_labels_come_from_the_labels_json_by_id(tmp_path):
+    """tools/predict.py's class names for an `ssv2` config: the labels JSON's names ordered by their ids (written
+    here out of order), asked of the dataset class; a folder without one falls back to `classes.txt`."""
+    (tmp_path / "something-something-v2-labels.json").write_text(json.dumps({"Pushing b": "1", "Pulling a": "0"}))
+    cfg = _cfg(str(tmp_path), "pyav")
+    cfg.TEST.DATASET = "ssv2"
+    assert load_labels(None, cfg) == ["Pulling a", "Pushing b"]
+    (tmp_path / "something-something-v2-labels.json").unlink()
+    (tmp_path / "classes.txt").write_text("first\n\nsecond\n")
+    assert load_labels(None, cfg) == ["first", "second"]
+    (tmp_path / "classes.txt").unlink()
+    assert load_labels(None, cfg) == ["class 0", "class 1"]

@@ -120,6 +120,16 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
         view)` (`VideoList`'s); a dataset of frame folders returns the video files read by its own sampling."""
         return cls(cfg, "test", records=[VideoRecord(path, -1, path) for path in paths])
 
+    @classmethod
+    def class_names(cls, cfg) -> tuple[list[str], str] | None:
+        """(class names, line k = class k; the file read) from the dataset's folder, or None when it has none:
+        `classes.txt` in DATA.PATH_TO_DATA_DIR, one name a line (the motion dataset writes it). tools/predict.py
+        labels its output with them."""
+        path = os.path.join(cfg.DATA.PATH_TO_DATA_DIR, "classes.txt")
+        if not cfg.DATA.PATH_TO_DATA_DIR or not g_pathmgr.exists(path):
+            return None
+        return read_class_names(path), path
+
     @abc.abstractmethod
     def _records(self, list_split: str) -> list[VideoRecord]:
         """The parsed list of `list_split` ("train", "val" or "test")."""
@@ -204,6 +214,12 @@ def _list_split(cfg, split: str) -> str:
 def missing(paths) -> list[str]:
     """The paths among `paths` that do not exist."""
     return [p for p in paths if not g_pathmgr.exists(p)]
+
+
+def read_class_names(path: str) -> list[str]:
+    """One class name a line (blank lines skipped), line k = class k."""
+    with g_pathmgr.open(path, "r") as f:
+        return [line.strip() for line in f.read().splitlines() if line.strip()]
 
 
 def exists(path: str) -> bool:

@@ -8,8 +8,6 @@ decoded frames). Only the list of videos is replaced, so the views are the loade
 temporal clips x NUM_SPATIAL_CROPS crops through `EvalTransform`.
 """
 
-import json
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +16,8 @@ import torch.nn as nn
 from iopath.common.file_io import g_pathmgr
 from torch.utils.data import DataLoader
 
-from slowfast.datasets import collate, dataset_class, open_video
+from slowfast.datasets import VideoDataset, collate, dataset_class, open_video
+from slowfast.datasets.video_dataset import read_class_names
 from slowfast.models import build_model
 from slowfast.utils.logging import get_logger
 from slowfast.utils.weights import load_weights
@@ -40,27 +39,21 @@ def load_model(cfg, checkpoint: str | None, device: torch.device) -> nn.Module:
 
 
 def load_labels(path: str | None, cfg) -> list[str]:
-    """Class names, line k = class k: from `path` (one per line, blank lines ignored), else from the
-    config's data folder (`classes.txt` of the motion dataset, or SSv2's `something-something-v2-labels.json`),
-    else "class <k>". ValueError when their number is not MODEL.NUM_CLASSES."""
+    """Class names, line k = class k: from `path` (one per line, blank lines ignored), else those the test
+    dataset's class reads from its folder (`VideoDataset.class_names`: `classes.txt`, SSv2's labels JSON), else
+    "class <k>". ValueError when their number is not MODEL.NUM_CLASSES."""
     num_classes = cfg.MODEL.NUM_CLASSES
-    data_dir = cfg.DATA.PATH_TO_DATA_DIR
-    ssv2_labels = os.path.join(data_dir, "something-something-v2-labels.json")
-    if path is None and data_dir and g_pathmgr.exists(os.path.join(data_dir, "classes.txt")):
-        path = os.path.join(data_dir, "classes.txt")
     if path is not None:
         if not g_pathmgr.exists(path):
             raise FileNotFoundError(f"labels file {path} does not exist")
-        with g_pathmgr.open(path, "r") as f:
-            names = [line.strip() for line in f.read().splitlines() if line.strip()]
-    elif data_dir and g_pathmgr.exists(ssv2_labels):
-        path = ssv2_labels
-        with g_pathmgr.open(path, "r") as f:
-            ids = json.load(f)
-        names = [name for name, _ in sorted(ids.items(), key=lambda item: int(item[1]))]
+        names = read_class_names(path)
     else:
-        logger.warning("no labels file given and none in DATA.PATH_TO_DATA_DIR %r: classes are numbered", data_dir)
-        return [f"class {k}" for k in range(num_classes)]
+        found = _test_dataset_class(cfg).class_names(cfg)
+        if found is None:
+            logger.warning("no labels file given and none in DATA.PATH_TO_DATA_DIR %r: classes are numbered",
+                           cfg.DATA.PATH_TO_DATA_DIR)
+            return [f"class {k}" for k in range(num_classes)]
+        names, path = found
     if len(names) != num_classes:
         raise ValueError(f"{path}: {len(names)} labels, but the model has MODEL.NUM_CLASSES = {num_classes} "
                          f"classes (one label per line expected)")
@@ -70,11 +63,15 @@ def load_labels(path: str | None, cfg) -> list[str]:
 def video_files_dataset(cfg, paths: list[str]):
     """Test-view dataset of `paths`, built by TEST.DATASET's class (`from_paths`): item i is view i % V of
     video i // V, V = views per video; frames [clip [3, T, S, S]]. FileNotFoundError lists every missing file."""
+    return _test_dataset_class(cfg).from_paths(cfg, paths)
+
+
+def _test_dataset_class(cfg) -> type[VideoDataset]:
+    """The class that reads TEST.DATASET's test split; ValueError for an unknown name."""
     try:
-        cls = dataset_class(cfg.TEST.DATASET).for_split("test")
+        return dataset_class(cfg.TEST.DATASET).for_split("test")
     except KeyError as err:
         raise ValueError(f"TEST.DATASET: {err.args[0]}") from None
-    return cls.from_paths(cfg, paths)
 
 
 @dataclass
