@@ -30,6 +30,10 @@ def test_lever_sets_set_every_key():
         step_bench.lever_overrides("cl+fast")
     with pytest.raises(SystemExit):
         bench_model.build_parser().parse_args(["--levers", "cl+fast"])
+    assert bench_model.split_lever_set("cudnn+cl@fp16,bf16", ["fp32"]) == ("cudnn+cl", ["fp16", "bf16"])
+    assert bench_model.split_lever_set("cudnn", ["fp32"]) == ("cudnn", ["fp32"])
+    with pytest.raises(SystemExit):
+        bench_model.build_parser().parse_args(["--levers", "cl@fp8"])
 
 
 @pytest.mark.parametrize("name, peak", [("NVIDIA H200", 989.4), ("NVIDIA H100 80GB HBM3", 989.4),
@@ -43,10 +47,13 @@ def test_peak_table_by_device_name(monkeypatch, name, peak):
 
 def test_every_lever_and_variant_side_by_side_on_the_cpu(tmp_path):
     out = bench_model.main([*TINY_ARGS, "--variants", "emim", "global", "--levers", "none", "cl+linear",
-                            "--sweep-batches", "2", "4", "--profile", "3", "--json", str(tmp_path / "b.json")])
-    rows = out["rows"]
-    assert [(r["levers"], r["variant"]) for r in rows] == [("none", "emim"), ("none", "global"),
-                                                           ("cl+linear", "emim"), ("cl+linear", "global")]
+                            "linear@bf16", "--sweep-batches", "2", "4", "--profile", "3", "--json",
+                            str(tmp_path / "b.json")])
+    assert [(r["levers"], r["variant"], r["precision"]) for r in out["rows"]] == [
+        ("none", "emim", "fp32"), ("none", "global", "fp32"), ("cl+linear", "emim", "fp32"),
+        ("cl+linear", "global", "fp32"), ("linear", "emim", "bf16"), ("linear", "global", "bf16")]
+    rows = out["rows"][:4]
+    assert out["rows"][4]["step_s"] > 0 and out["rows"][4]["x_none"] is None  # no "none" row at bf16
     assert all(r["step_s"] > 0 and "error" not in r for r in rows)
     for r in rows:
         cfg = load_config(None, bench_model.row_opts(bench_model.build_parser().parse_args(TINY_ARGS), r["variant"],
@@ -60,7 +67,7 @@ def test_every_lever_and_variant_side_by_side_on_the_cpu(tmp_path):
     assert emim_none["x_global"] == pytest.approx(emim_none["step_s"] / global_none["step_s"])
     assert emim_fast["x_none"] == pytest.approx(emim_none["step_s"] / emim_fast["step_s"])
     assert global_none["x_global"] == 1.0 and emim_none["x_none"] == 1.0
-    assert [(r["levers"], r["batch"]) for r in out["sweep"]] == [("cl+linear", 2), ("cl+linear", 4)]
+    assert [(r["levers"], r["batch"]) for r in out["sweep"]] == [("linear", 2), ("linear", 4)]
     kernels = out["profile"]["kernels"]
     assert len(kernels) == 3 and all(k["name"].startswith(("aten::", "Optimizer")) for k in kernels)
     assert kernels[0]["self_ms"] >= kernels[1]["self_ms"] >= kernels[2]["self_ms"] > 0

@@ -179,3 +179,16 @@ def test_wheel_plan_on_a_bare_machine(tmp_path, capsys):
     assert any(p.startswith("yacs: 2 wheels") for p in problems)
     assert any(p.startswith("av: ") and "Python 3.12" in p for p in problems)
     assert any(p.startswith("decord==0.6.0: not installed and no wheel") for p in problems)
+
+
+def test_throughput_goal_takes_the_fastest_mixed_row_and_pairs_fp32():
+    def row(precision, levers, batch, step_s):
+        return {"variant": "emim", "precision": precision, "levers": levers, "batch": batch, "step_s": step_s,
+                "clips_per_s": batch / step_s, "mfu_pct": 1.0, "peak_gib": 2.0}
+
+    model = {"rows": [row("fp16", "none", 8, 1.0), row("fp16", "cudnn", 8, 0.1), row("fp32", "cudnn", 8, 0.3)],
+             "sweep": [row("fp16", "cudnn", 64, 0.25)]}
+    goals = gpu_check.throughput_goals(model)
+    assert goals["best"]["batch"] == 64 and goals["best"]["clips_per_s"] == 256.0 and goals["met"] is True
+    assert goals["mixed_x_fp32"] == [{"precision": "fp16", "levers": "cudnn", "batch": 8, "x_fp32": pytest.approx(3.0)}]
+    assert gpu_check.throughput_goals({"rows": model["rows"][:1], "sweep": []})["met"] is False
