@@ -1,7 +1,8 @@
 """Benchmark of the EMIM op backends at EMIM-S shapes: time and peak extra memory, forward and forward+backward.
 
     python tools/bench_kernels.py [--device cpu|cuda] [--threads 2] [--reps 7] [--dtypes float32 bfloat16]
-                                  [--modes fwd fwd_bwd] [--shapes s3k7 s4k7 ...] [--backends torch cuda released]
+                                  [--modes fwd fwd_bwd] [--shapes s3k7 s4k7 ...]
+                                  [--backends torch cuda released flex] [--kernel tensor_core simt]
                                   [--batch B] [--json FILE]
 
 Shapes (B*T clips*frames, H x W, heads x d, window K): stage 3 `s3k7` (2*16 on CPU, 8*16 on GPU, 14x14,
@@ -22,8 +23,13 @@ width torch reports, else a datasheet figure by device name; the measured device
 logged beside it). Minimal bytes: forward, read q, k, v, rpb once and write cost and context; backward,
 read q, k, v, rpb and the gradients of cost and context, write the gradients of qkv and rpb; fwd+bwd is
 the sum. The released design (1e-6-padded copies, K*K shifted key/value copies, separate QK and AV
-products) is re-implemented with PyTorch ops as a baseline. Ratios are to the torch backend at the same
-dtype, measured in the same run. --json writes every number (one row per shape, dtype and backend).
+products) is re-implemented with PyTorch ops as a baseline, and `flex` is the op as a user would write it
+today (slowfast/ops/emim_flex.py: FlexAttention under torch.compile for the context, plus a separate logits
+op for the cost, which FlexAttention cannot return; GPU only: on CPU FlexAttention has no backward).
+--kernel picks the CUDA kernels of the cuda backend (rows `cuda:tensor_core`, `cuda:simt`; both side by side
+when both are given).
+Ratios are to the torch backend at the same dtype, measured in the same run. --json writes every number
+(one row per shape, dtype and backend).
 """
 
 import argparse
@@ -37,6 +43,8 @@ import time
 
 import torch
 import torch.nn.functional as F
+
+from slowfast.ops import CUDA_KERNELS
 
 logger = logging.getLogger("bench_kernels")
 
@@ -130,8 +138,13 @@ def _status_kib(key: str) -> int:
 
 def run_worker(backend: str, shape: tuple[int, ...], device: str, reps: int, what: str, dtype: str = "float32",
                modes: tuple[str, ...] = MODES, inner: int = 20) -> dict:
-    """Time (what="time"), peak extra memory (what="memory") or both (GPU) of one backend at one shape."""
+    """Time (what="time"), peak extra memory (what="memory") or both (GPU) of one backend at one shape.
+
+    backend: torch, cpu, cuda[:tensor_core|:simt], released or flex."""
     from slowfast.ops import emim_attention
+    from slowfast.ops.emim_flex import emim_attention_flex
+
+    backend, _, cuda_kernel = backend.partition(":")
 
     batch, frames, height, width, heads, dim, window = shape
     dt = getattr(torch, dtype)
@@ -143,7 +156,9 @@ def run_worker(backend: str, shape: tuple[int, ...], device: str, reps: int, wha
         q, k, v = qkv.unbind(4)
         if backend == "released":
             return released_design(q, k, v, rpb, scale)
-        return emim_attention(q, k, v, rpb, scale, backend=backend)
+        if backend == "flex":
+            return emim_attention_flex(q, k, v, rpb, scale, compiled=device == "cuda")
+        return emim_attention(q, k, v, rpb, scale, backend=backend, cuda_kernel=cuda_kernel or "tensor_core")
 
     def forward_backward():
         cost, context = forward()
@@ -223,6 +238,17 @@ def measure(backend: str, shape: tuple[int, ...], args) -> dict[str, dict]:
     return results
 
 
+def expand_backends(backends: list[str] | None, device: str, kernels: list[str]) -> list[str]:
+    """The rows to measure: --backends (default: torch, the compiled kernel of the device, and on GPU the
+    released design and flex), with cuda split into cuda:<kernel> for each of --kernel."""
+    if backends is None:
+        backends = ["torch", device] + (["released", "flex"] if device == "cuda" else [])
+    rows = []
+    for backend in backends:
+        rows += [f"cuda:{kernel}" for kernel in kernels] if backend == "cuda" else [backend]
+    return rows
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", choices=("cpu", "cuda"))
@@ -233,8 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
                         help="fwd: forward (autograd recording, as in training); fwd_bwd: forward and backward")
     parser.add_argument("--shapes", nargs="+", choices=SHAPE_KEYS, default=list(SHAPE_KEYS))
-    parser.add_argument("--backends", nargs="+", choices=("torch", "cpu", "cuda", "released"),
-                        help="default: torch, the compiled kernel of --device, and released on GPU")
+    parser.add_argument("--backends", nargs="+", choices=("torch", "cpu", "cuda", "released", "flex"),
+                        help="default: torch, the compiled kernel of --device, and released and flex on GPU")
+    parser.add_argument("--kernel", nargs="+", choices=CUDA_KERNELS, default=list(CUDA_KERNELS),
+                        help="CUDA kernels of the cuda backend, each its own row (cuda:<kernel>)")
     parser.add_argument("--batch", type=int, help="clips B (T = 16); default 2 on CPU, 8 on GPU")
     parser.add_argument("--json", help="write every number to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -264,11 +292,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     from slowfast.ops import emim_ext
 
-    backends = args.backends
-    if backends is None:
-        backends = ["torch", args.device] + (["released"] if args.device == "cuda" else [])
-    for backend in [b for b in backends if b in ("cpu", "cuda")]:
-        error = emim_ext.load_error(backend)
+    backends = expand_backends(args.backends, args.device, args.kernel)
+    for backend in [b for b in backends if b.split(":")[0] in ("cpu", "cuda")]:
+        error = emim_ext.load_error(backend.split(":")[0])
         if error is not None:
             logger.info("backend %s unavailable: %s", backend, error)
             backends.remove(backend)
@@ -284,7 +310,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.device == "cuda":
         logger.info("peak memory bandwidth %s GB/s (%s); device-to-device copy %.0f GB/s (read + write)",
                     f"{peak:.0f}" if peak else "unknown", peak_source, copy_gbps)
-    header = f"{'shape':<12} {'B,T,H,W,n,d':<18} {'dtype':<8} {'backend':<9} {'fwd ms':>8} {'fwd+bwd ms':>10}" \
+    header = f"{'shape':<12} {'B,T,H,W,n,d':<18} {'dtype':<8} {'backend':<16} {'fwd ms':>8} {'fwd+bwd ms':>10}" \
              f" {'peak MiB':>9} {'x fwd':>6} {'x f+b':>6} {'mem/torch':>9}"
     if args.device == "cuda":
         header += f" {'fwd GB/s':>9} {'% peak':>7} {'f+b GB/s':>9} {'% peak':>7}"
@@ -299,15 +325,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
             results = {backend: by_backend[backend][dtype] for backend in backends}
             ref = results.get("torch", {})
             for backend, r in results.items():
+                name, _, cuda_kernel = backend.partition(":")  # JSON: backend "cuda" and its cuda_kernel
                 row = {"shape": key, "label": label, "B,T,H,W,heads,d,K": list(shape), "dtype": dtype,
-                       "backend": backend, **r}
+                       "backend": name, **({"cuda_kernel": cuda_kernel} if cuda_kernel else {}), **r}
                 for mode in MODES:
                     row[f"x_torch_{mode}"] = _ratio(ref.get(f"{mode}_s"), r.get(f"{mode}_s"))
                     if peak and r.get(f"{mode}_gbps"):
                         row[f"pct_peak_{mode}"] = 100 * r[f"{mode}_gbps"] / peak
                 rows.append(row)
                 fwd, fwd_bwd = r.get("fwd_s"), r.get("fwd_bwd_s")
-                line = (f"{label:<12} {','.join(map(str, shape[:6])):<18} {dtype:<8} {backend:<9}"
+                line = (f"{label:<12} {','.join(map(str, shape[:6])):<18} {dtype:<8} {backend:<16}"
                         f" {_fmt(fwd and fwd * 1e3, 8, 3)} {_fmt(fwd_bwd and fwd_bwd * 1e3, 10, 3)}"
                         f" {_fmt(r.get('peak_extra_mib'), 9, 1)} {row['x_torch_fwd']:>6.2f}"
                         f" {row['x_torch_fwd_bwd']:>6.2f}"
