@@ -1,6 +1,7 @@
 """`ssv2`: Something-Something V2's own JSON files and .webm (VP9) videos, both backends."""
 
 import json
+from pathlib import Path
 
 import av
 import numpy as np
@@ -76,3 +77,22 @@ def test_predict_labels_come_from_the_labels_json_by_id(tmp_path):
     assert load_labels(None, cfg) == ["first", "second"]
     (tmp_path / "classes.txt").unlink()
     assert load_labels(None, cfg) == ["class 0", "class 1"]
+
+
+@pytest.mark.parametrize("data_dir", [".", "labels"])
+def test_todays_labels_folder_is_read_as_the_20bn_names(ssv2_dir, tmp_path, data_dir):
+    """Today's download ships `labels/{labels,train,validation,test}.json`: DATA_DIR may be the folder that holds
+    labels/ or labels/ itself, and the records equal those of the 20BN names (same videos, ids and labels)."""
+    (tmp_path / "labels").mkdir()
+    for name in ("labels", "train", "validation", "test"):
+        text = (Path(ssv2_dir) / f"something-something-v2-{name}.json").read_text()
+        (tmp_path / "labels" / f"{name}.json").write_text(text)
+    cfg = _cfg(ssv2_dir, "pyav")
+    today = _cfg(str(tmp_path / data_dir), "pyav")
+    today.DATA.PATH_PREFIX = ssv2_dir
+    for split in ("train", "test"):
+        read = [build_dataset("ssv2", c, split).records for c in (today, cfg)]
+        assert [[(r.path, r.label) for r in records] for records in read] == [[(r.path, r.label) for r in read[1]]] * 2
+        assert read[0][0].source.endswith(f"labels/{'train' if split == 'train' else 'validation'}.json:#0")
+    today.TEST.DATASET = "ssv2"
+    assert load_labels(None, today) == ["Moving something left", "Moving something right"]
