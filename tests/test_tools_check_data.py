@@ -334,6 +334,16 @@ def test_every_script_passes_the_variables_the_messages_name():
             assert re.search(r'^PRETRAINED="\$\{PRETRAINED-[^}]*\}"', text, re.M), script  # set but empty: scratch
 
 
+def test_attention_names_and_frames_are_checked_before_the_data(tmp_path):
+    """The registry lives in the models layer, so the config cannot check attention names; the pre-flight does,
+    before any list is read (the data folder here does not exist)."""
+    with pytest.raises(ConfigError, match=r"UNIFORMER.ATTN_LAYERS: stage 3 names 'natten'; allowed: .*'emim'"):
+        check_run(_tiny_sth(tmp_path / "nothere", tmp_path / "out",
+                            "UNIFORMER.ATTN_LAYERS", "[['natten'], ['global']]"))
+    with pytest.raises(ConfigError, match=r"DATA.NUM_FRAMES: got 1; attention type 'emim' \(stage 3\) needs >= 2"):
+        check_run(_tiny_sth(tmp_path / "nothere", tmp_path / "out", "DATA.NUM_FRAMES", "1"))
+
+
 def test_config_errors_are_config_errors():
     with pytest.raises(ConfigError, match="unknown config key UNIFORMER.NOPE"):
         load_config(None, ["UNIFORMER.NOPE", "1"])

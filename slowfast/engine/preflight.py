@@ -20,6 +20,7 @@ import time
 from slowfast.config import UserError
 from slowfast.datasets.preflight import Problem, SplitCheck, check_split, data_kind
 from slowfast.models import build_model
+from slowfast.models.attention import attention_layers
 from slowfast.utils.weights import WeightsError, extract_state_dict, fit, read_checkpoint
 
 from .checkpoint import REQUIRED_KEYS, last_checkpoint
@@ -76,8 +77,10 @@ def run_splits(cfg) -> list[str]:
 
 
 def check_run(cfg, samples: int = 3) -> list[str]:
-    """Check everything `cfg`'s run needs; the summary lines when all is well, else `PreflightError`."""
+    """Check everything `cfg`'s run needs; the summary lines when all is well, else `PreflightError` (or the
+    `ConfigError` of a model the config cannot describe: an unregistered attention type, too few frames)."""
     start = time.perf_counter()
+    attention_layers(cfg)  # names checked against the registry of the models layer, nothing built
     problems: list[Problem] = []
     world = processes_per_machine(cfg) * cfg.NUM_SHARDS
     try:
