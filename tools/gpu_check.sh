@@ -366,6 +366,8 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
     if [ "$QUICK" = 1 ]; then
         run_step bench_kernels 40 "$PY" tools/bench_kernels.py --device cuda --dtypes bfloat16 --modes fwd_bwd \
             --shapes s3k7 --reps 3 --inner 10 --json "$WORK/bench_kernels.json"
+        run_step bench_data 30 "$PY" tools/bench_data.py --videos 5 --video-short-sides 320 --backends decord \
+            --json "$WORK/bench_data.json"
     else
         run_step bench_kernels 150 "$PY" tools/bench_kernels.py --device cuda --dtypes float32 bfloat16 \
             --modes fwd fwd_bwd --shapes s3k7 s4k7 --reps 5 --inner 20 --json "$WORK/bench_kernels.json"
@@ -375,7 +377,7 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
     # --budget, which leaves the step's limit room for the row under way.
     if [ "$QUICK" = 1 ]; then
         run_step bench_model 150 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --precisions fp16 \
-            --levers none cudnn cudnn+cl cudnn+linear cudnn+cl+linear@fp16,bf16,fp32 cudnn+cl+linear+compile \
+            --levers none cudnn cudnn+cl cudnn+cl+linear@fp16,bf16,fp32 cudnn+cl+linear+compile \
             --profile 15 --sweep-levers cudnn+cl+linear --sweep-batches 32 64 128 \
             --budget "$(( $(cap 150) - 45 ))" --json "$WORK/bench_model.json"
     else
@@ -399,14 +401,11 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
         DATA.PATH_TO_DATA_DIR "$WORK/motion" DATA.PATH_PREFIX "$WORK/motion" OUTPUT_DIR "$WORK/demo" \
         SOLVER.MAX_EPOCH 2 DATA.STREAM_VIDEOS_PER_EPOCH 320 DATA_LOADER.NUM_WORKERS 4 TRAIN.AUTO_RESUME False
 
-    motion_signal STOP  # the loader's cores and the compiled step's GPU to themselves
-    if [ "$QUICK" = 1 ]; then
-        run_step bench_data 30 "$PY" tools/bench_data.py --videos 5 --video-short-sides 320 --backends decord \
-            --json "$WORK/bench_data.json"
-    else
+    if [ "$QUICK" = 0 ]; then
+        motion_signal STOP  # the loader's cores to itself
         run_step bench_data 60 "$PY" tools/bench_data.py --videos 10 --json "$WORK/bench_data.json"
+        motion_signal CONT
     fi
-    motion_signal CONT
 
     sanitizer memcheck 90
     sanitizer racecheck 90
