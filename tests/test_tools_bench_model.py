@@ -54,7 +54,7 @@ def test_every_lever_and_variant_side_by_side_on_the_cpu(tmp_path):
         ("cl+linear", "global", "fp32"), ("linear", "emim", "bf16"), ("linear", "global", "bf16")]
     rows = out["rows"][:4]
     assert out["rows"][4]["step_s"] > 0 and out["rows"][4]["x_none"] is None  # no "none" row at bf16
-    assert all(r["step_s"] > 0 and "error" not in r for r in rows)
+    assert all(r["step_s"] > 0 and r["cpu_s"] > 0 and "error" not in r for r in rows)
     for r in rows:
         cfg = load_config(None, bench_model.row_opts(bench_model.build_parser().parse_args(TINY_ARGS), r["variant"],
                                                      "fp32", "off", "none"))

@@ -78,9 +78,12 @@ def train_step_flops(cfg) -> int:
 
 @dataclass
 class Measured:
-    """Fastest step (s) of the timed ones, peak device memory (GiB, CUDA only) and the error, if any."""
+    """Fastest step (s, wall clock) of the timed ones, the fewest CPU seconds of this process in one (every
+    thread: on a shared CPU the work done, whatever else runs), peak device memory (GiB, CUDA only) and the
+    error, if any."""
 
     step_s: float | None = None
+    cpu_s: float | None = None
     peak_gib: float | None = None
     error: str | None = None
 
@@ -136,15 +139,16 @@ def measure(cfg, batch: int, reps: int, warmup: int, plain_bn: bool = False) -> 
             torch.cuda.reset_peak_memory_stats(device)
         trainer = build_trainer(cfg, plain_bn)
         data = synthetic_batch(cfg, batch, device)
-        times = []
+        times, cpu_times = [], []
         for i in range(warmup + reps):
             _sync(device)
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             trainer.run_step(data)
             _sync(device)
             if i >= warmup:
                 times.append(time.perf_counter() - start)
-        out.step_s = min(times)
+                cpu_times.append(time.process_time() - cpu)
+        out.step_s, out.cpu_s = min(times), min(cpu_times)
         if device.type == "cuda":
             out.peak_gib = torch.cuda.max_memory_allocated(device) / 2**30
     except torch.OutOfMemoryError:
