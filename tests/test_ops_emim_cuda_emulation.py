@@ -79,9 +79,10 @@ def _full_tc_cases():
     layouts = itertools.cycle(("contiguous", "strided", "stride0"))
     cases = []
     for window, dtype, warps in itertools.product(range(3, 14, 2), (torch.float16, torch.bfloat16), (0, 1, 2, 4)):
-        height, width = next(frames)
-        cases.append(((1, 2 + warps % 3, height, width, 1 + warps % 2, next(widths), window), dtype, warps,
-                      next(layouts)))
+        (height, width), dim = next(frames), next(widths)
+        if (height, width) == (14, 14) and (window > 7 or dim > 64):  # the backward would not fit an H100
+            height, width = 10, 9
+        cases.append(((1, 2 + warps % 3, height, width, 1 + warps % 2, dim, window), dtype, warps, next(layouts)))
     return cases
 
 

@@ -179,6 +179,12 @@ inline void __syncwarp(unsigned mask = 0xffffffffu) {
   emulation::current->warps[threadIdx.x / emulation::kWarpSize].barrier.arrive_and_wait();
 }
 
+// CUDA's 16-byte vector type.
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
+
 // The CUDA 16-bit types (same bits as ATen's).
 using __half = c10::Half;
 using __nv_bfloat16 = c10::BFloat16;

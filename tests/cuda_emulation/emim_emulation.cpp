@@ -10,7 +10,9 @@
 //   emim_emulation smem H W D LIMIT
 //                            prints "kernel K acc_bytes tile chunk bytes" for every kernel, odd K 1..13 and
 //                            float and double: the tiling the device code picks for an H x W frame, head
-//                            width D and LIMIT bytes of shared memory per block, and its shared memory
+//                            width D and LIMIT bytes of shared memory per block, and its shared memory;
+//                            then "tensor_core_forward|backward K 2 warps 16 bytes" for the tensor-core
+//                            kernels (warps 0: they do not take the shape)
 //
 // case.txt holds one "key values..." line each: dtype (float32, float64, float16, bfloat16),
 // sizes (B T H W heads d K), tile (0: picked as on the device, else forced for every kernel),
@@ -259,6 +261,16 @@ void print_smem_sizes(int H, int W, int dim, size_t limit) {
         std::cout << name << " " << K << " " << acc << " " << t.tile << " " << t.chunk << " "
                   << (t.tile > 0 ? smem_bytes(kernel, t.tile, K, t.chunk, acc) : 0) << "\n";
       }
+    }
+  }
+  // The tensor-core kernels (16-bit inputs): "tensor_core_<pass> K 2 warps 16 bytes".
+  const std::pair<const char*, tc::Pass> passes[] = {{"tensor_core_forward", tc::Pass::kForward},
+                                                     {"tensor_core_backward", tc::Pass::kBackward}};
+  for (const auto& [name, pass] : passes) {
+    for (int K = 1; K <= 13; K += 2) {
+      const tc::Plan g = tc::make_plan(pass, 1, 2, H, W, 1, dim, K, limit);
+      std::cout << name << " " << K << " 2 " << g.warps << " " << tc::kTile << " "
+                << (g.warps > 0 ? tc::plan_bytes(g, pass) : 0) << "\n";
     }
   }
 }

@@ -114,23 +114,28 @@ def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_lim
 
 
 def smem_table(exe, height=14, width=14, dim=64, smem_limit=H100_SMEM) -> str:
-    """Markdown table: per odd K and float/double, each kernel's tiling as the device code picks it for
-    an height x width frame, head width dim and smem_limit bytes per block (tile, channels per pass)
-    and its shared-memory bytes."""
+    """Markdown table: per odd K, each SIMT kernel's tiling as the device code picks it for an height x width
+    frame, head width dim and smem_limit bytes per block (tile, channels per pass: bytes) in float and double,
+    and the tensor-core kernels' plan for 16-bit inputs (warps per block: bytes)."""
     out = subprocess.run([str(exe), "smem", str(height), str(width), str(dim), str(smem_limit)],
                          capture_output=True, text=True, check=True).stdout.split()
     picked = {}
     for kernel, window, acc, tile, chunk, size in zip(*[iter(out)] * 6):
         picked[kernel, int(window), int(acc)] = (int(tile), int(chunk), int(size))
     kernels = ("forward", "backward_query", "backward_key")
-    lines = [f"{height}x{width} frame, d = {dim}, {smem_limit:,} B per block: tile, channels per pass: bytes", "",
-             "| K | dtype | " + " | ".join(kernels) + " |", "|---" * 5 + "|"]
+    lines = [f"{height}x{width} frame, d = {dim}, {smem_limit:,} B per block: SIMT tile, channels per pass: bytes; "
+             "tensor cores (16-bit) warps: bytes", "",
+             "| K | dtype | " + " | ".join(kernels) + " | tensor-core forward | tensor-core backward |",
+             "|---" * 7 + "|"]
     for window in range(3, 14, 2):
         for acc, dtype in ((4, "float"), (8, "double")):
             cells = []
             for kernel in kernels:
                 tile, chunk, size = picked[kernel, window, acc]
                 cells.append(f"{tile}, {chunk}: {size:,}" if tile else "does not fit")
+            for kernel in ("tensor_core_forward", "tensor_core_backward"):
+                warps, _, size = picked[kernel, window, 2]
+                cells.append("" if acc == 8 else f"{warps}: {size:,}" if warps else "SIMT")
             lines.append(f"| {window} | {dtype} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -147,10 +147,40 @@ __device__ __forceinline__ WarpScratch<scalar_t> warp_scratch(const Plan& g, uns
           reinterpret_cast<float*>(w + g.part_offset)};
 }
 
+// Whether frame rows of f can be read 8 channels (16 bytes) at a time: channel stride 1, every other
+// stride and dim multiples of 8, data 16-byte aligned (the q, k, v views of a qkv Linear output are).
+template <typename scalar_t>
+__device__ __forceinline__ bool loads_16_bytes(const Plan& g, const Frames<scalar_t>& f) {
+  const Strides& s = f.s;
+  return s.c == 1 && g.dim % 8 == 0 && s.b % 8 == 0 && s.t % 8 == 0 && s.h % 8 == 0 && s.w % 8 == 0 && s.n % 8 == 0 &&
+         reinterpret_cast<std::uintptr_t>(f.data) % 16 == 0;
+}
+
 // dst[tok * g.ld + c] = f at token tok of frame f.t (plus frame f.t2 when f.twice), channel c; rows
-// n..np-1 zero. Channels dim..ld-1 are never read.
+// n..np-1 zero. Channels dim..ld-1 are never read. 16 bytes per load where the layout allows it.
 template <typename scalar_t>
 __device__ __forceinline__ void stage_frame(scalar_t* dst, const Plan& g, const Frames<scalar_t> f, int b, int h) {
+  if (loads_16_bytes(g, f)) {
+    const int groups = g.dim / 8;
+#pragma unroll 4
+    for (int idx = threadIdx.x; idx < g.np * groups; idx += blockDim.x) {
+      const int tok = idx / groups, c = idx % groups * 8;
+      uint4 raw = make_uint4(0, 0, 0, 0);  // all bits zero: +0 in float16 and bfloat16
+      if (tok < g.n) {
+        raw = *reinterpret_cast<const uint4*>(f.data + f.s.at(b, f.t, tok / g.W, tok % g.W, h) + c);
+        if (f.twice) {
+          const uint4 other = *reinterpret_cast<const uint4*>(f.data + f.s.at(b, f.t2, tok / g.W, tok % g.W, h) + c);
+          scalar_t x[8], y[8];
+          memcpy(x, &raw, 16);
+          memcpy(y, &other, 16);
+          for (int e = 0; e < 8; ++e) x[e] = static_cast<scalar_t>(static_cast<float>(x[e]) + static_cast<float>(y[e]));
+          memcpy(&raw, x, 16);
+        }
+      }
+      *reinterpret_cast<uint4*>(dst + (size_t)tok * g.ld + c) = raw;
+    }
+    return;
+  }
   for (int idx = threadIdx.x; idx < g.np * g.dim; idx += blockDim.x) {
     const int tok = idx / g.dim, c = idx % g.dim;
     float val = 0.0f;
