@@ -365,7 +365,8 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
     motion_signal STOP
     if [ "$QUICK" = 1 ]; then
         run_step bench_kernels 40 "$PY" tools/bench_kernels.py --device cuda --dtypes bfloat16 --modes fwd_bwd \
-            --shapes s3k7 --reps 3 --inner 10 --json "$WORK/bench_kernels.json"
+            --shapes s3k7 --backends torch cuda --kernel tensor_core simt --reps 3 --inner 10 \
+            --json "$WORK/bench_kernels.json"
         run_step bench_data 30 "$PY" tools/bench_data.py --videos 5 --video-short-sides 320 --backends decord \
             --json "$WORK/bench_data.json"
     else
