@@ -77,3 +77,21 @@ def test_every_lever_and_variant_side_by_side_on_the_cpu(tmp_path):
 def test_rows_past_the_budget_are_skipped_and_say_so():
     out = bench_model.main([*TINY_ARGS, "--variants", "emim", "--budget", "0"])
     assert out["rows"][0]["step_s"] is None and out["rows"][0]["error"].startswith("skipped: past the 0 s budget")
+
+
+def test_rounds_interleave_the_rows_and_keep_each_rows_fastest(monkeypatch):
+    calls = []
+    times = iter([0.5, 0.4, 0.3, 0.6])  # round 1: none, cl; round 2: none, cl
+
+    def fake_measure(cfg, batch, reps, warmup, plain_bn=False):
+        calls.append(cfg.PERF.CHANNELS_LAST)
+        return step_bench.Measured(step_s=next(times), cpu_s=0.1)
+
+    monkeypatch.setattr(bench_model, "measure", fake_measure)
+    monkeypatch.setattr(bench_model, "train_step_flops", lambda cfg: 10**9)
+    out = bench_model.main([*TINY_ARGS, "--variants", "emim", "--levers", "none", "cl", "--rounds", "2"])
+    assert calls == [False, True, False, True]  # row after row, round after round
+    none, cl = out["rows"]
+    assert (none["step_s"], cl["step_s"]) == (0.3, 0.4)
+    assert cl["x_none"] == pytest.approx(0.75) and none["clips_per_s"] == pytest.approx(2 / 0.3)
+    assert none["tflops"] == pytest.approx(1e9 * 2 / 0.3 / 1e12)
