@@ -1,11 +1,11 @@
-"""Logging: rank 0 writes console + file and json_stats lines; other ranks stay quiet."""
+"""Logging: rank 0 writes console + file and json_stats lines; other ranks stay quiet on the console."""
 
 import json
 import logging
 
 import pytest
 
-from slowfast.utils.logging import get_logger, log_json_stats, setup_logging
+from slowfast.utils.logging import FILE_ONLY, get_logger, log_json_stats, setup_logging
 from slowfast.utils.misc import format_seconds
 
 
@@ -30,10 +30,20 @@ def test_rank0_logs_to_file_and_json_stats(tmp_path, capsys):
     assert 'json_stats: {"epoch": 2' in capsys.readouterr().out
 
 
-def test_other_ranks_are_silent(tmp_path, capsys):
-    setup_logging(str(tmp_path / "r1"), rank=1)
+def test_other_ranks_are_silent_and_keep_their_warnings_in_their_own_file(tmp_path, capsys):
+    setup_logging(str(tmp_path), rank=1)
     get_logger("slowfast.x").info("hidden")
-    assert "hidden" not in capsys.readouterr().out and not (tmp_path / "r1").exists()
+    assert "hidden" not in capsys.readouterr().out and not (tmp_path / "stdout_rank1.log").exists()
+    get_logger("slowfast.x").warning("video x failed")
+    assert "video x failed" not in capsys.readouterr().out
+    assert "video x failed" in (tmp_path / "stdout_rank1.log").read_text()
+
+
+def test_a_file_only_record_stays_off_the_console(tmp_path, capsys):
+    setup_logging(str(tmp_path), rank=0)
+    get_logger("slowfast.x").error("the traceback", extra=FILE_ONLY)
+    assert "the traceback" not in capsys.readouterr().out
+    assert "the traceback" in (tmp_path / "stdout.log").read_text()
 
 
 def test_format_seconds():

@@ -17,7 +17,7 @@ import sys
 
 import torch
 
-from slowfast.config import load_config
+from slowfast.config import exit_on_user_error, load_config
 from slowfast.engine.export import emim_op_nodes, example_clip, export_model
 from slowfast.engine.inference import load_model
 
@@ -59,7 +59,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
+    sys.exit(exit_on_user_error(main, also=(ValueError, FileNotFoundError))())

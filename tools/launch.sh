@@ -39,7 +39,11 @@ launch_run_net() {
     # unloadable config ends here with one `error: ...` message (exit status 2), no traceback, no torchrun banner.
     "$PYTHON" "$REPO/tools/check_data.py" --cfg "$config" NUM_GPUS "$NUM_GPUS" NUM_SHARDS "$NNODES" "$@" || exit $?
     echo "run_net: $NNODES machine(s) x $NPROC process(es), NUM_GPUS $NUM_GPUS, config $config" >&2
-    "$PYTHON" -m torch.distributed.run "${rendezvous[@]}" --nproc_per_node "$NPROC" \
+    # torchrun through tools/torchrun.py: a process that fails midway ends the run with one `error: rank R: ...`
+    # line; its traceback is in OUTPUT_DIR/stdout.log (rank 0) or stdout_rank<R>.log, torchrun's report in
+    # OUTPUT_DIR/launcher.log.
+    "$PYTHON" "$REPO/tools/torchrun.py" --log "${OUTPUT_DIR:-$EXP_DIR/output}/launcher.log" \
+        "${rendezvous[@]}" --nproc_per_node "$NPROC" \
         "$REPO/tools/run_net.py" --no-check --cfg "$config" NUM_GPUS "$NUM_GPUS" NUM_SHARDS "$NNODES" "$@"
 }
 

@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from slowfast.config import load_config
+from slowfast.config import exit_on_user_error, load_config
 from slowfast.datasets import DecodeError
 from slowfast.engine.inference import load_labels, load_model, predict_video
 
@@ -64,7 +64,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError) as err:  # config, checkpoint or labels at fault: the message says which
-        sys.exit(f"error: {err}")
+    sys.exit(exit_on_user_error(main, also=(ValueError, FileNotFoundError))())

@@ -28,7 +28,7 @@ import sys
 
 import torch
 
-from slowfast.config import load_config
+from slowfast.config import exit_on_user_error, load_config
 from slowfast.datasets.motion_stream import read_dataset_info
 from slowfast.datasets.motion_synth import GROUND_TRUTH_TEMPLATE, write_motion_dataset
 from slowfast.engine.inference import load_model
@@ -135,7 +135,4 @@ def main(argv: list[str] | None = None) -> dict:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     logging.getLogger("slowfast").setLevel(logging.WARNING)  # the loaders' per-video lines
-    try:
-        main()
-    except (ValueError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
+    exit_on_user_error(main, also=(ValueError, FileNotFoundError))()

@@ -27,7 +27,7 @@ import sys
 
 import torch
 
-from slowfast.config import load_config
+from slowfast.config import exit_on_user_error, load_config
 from slowfast.engine.inference import centre_view, load_model
 from slowfast.visualization.capture import CostVolumes
 from slowfast.visualization.draw import animation_frames, denormalize, layer_figure, save_gif
@@ -142,7 +142,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError) as err:
-        sys.exit(f"error: {err}")
+    sys.exit(exit_on_user_error(main, also=(ValueError, FileNotFoundError))())

@@ -32,8 +32,15 @@ _C.TRAIN.AUTO_RESUME = True
 _C.TRAIN.CHECKPOINT_FILE_PATH = ""
 # Also load optimizer/scaler/epoch from TRAIN.CHECKPOINT_FILE_PATH (resume rather than fine-tune).
 _C.TRAIN.CHECKPOINT_LOAD_OPTIMIZER = False
-# Stop with a summary once this many training videos failed to decode (0 = never stop).
+# Stop with a summary once more than this many training videos failed to decode, counted per process
+# (0 = never stop); every failure is named in OUTPUT_DIR/data_failures.jsonl.
 _C.TRAIN.MAX_DATA_FAILURES = 100
+# Optimiser steps whose loss is NaN or inf that a run skips (counted in the log) before it stops; 0 = stop
+# at the first. Steps the float16 loss scaler skips (inf gradients) are counted apart and never stop a run.
+_C.TRAIN.MAX_NONFINITE_STEPS = 0
+# Minutes a process waits in a collective (NCCL/gloo) for the others before it stops with an error: what
+# bounds a run's hang when another process is stuck.
+_C.TRAIN.PROCESS_GROUP_TIMEOUT_MINUTES = 30
 
 # ---------------------------------------------------------------------------------------------- #
 # Testing (multi-view)

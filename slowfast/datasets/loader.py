@@ -8,12 +8,16 @@ from slowfast.utils import distributed as du
 from .build import build_dataset
 
 
-def collate(batch: list) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+def collate(batch: list) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, dict]:
     """Dataset items -> `(frames, labels, indices, meta)`: `frames` a list (one per pathway) of
     [N, 3, T, H, W], labels/indices LongTensor [N], meta {key: LongTensor [N]}. Items holding S > 1 clips
-    (AUG.NUM_SAMPLE) are flattened video-major: N = B * S, rows b*S .. b*S + S - 1 are video b's clips."""
-    flat = []
+    (AUG.NUM_SAMPLE) are flattened video-major: N = B * S, rows b*S .. b*S + S - 1 are video b's clips.
+    The videos the items replaced because they failed to decode (each item's meta "decode_failures") are
+    joined in one list, meta["decode_failures"], present only when there are any."""
+    flat, failures = [], []
     for frames, label, index, meta in batch:
+        meta = dict(meta)
+        failures += meta.pop("decode_failures", [])
         if isinstance(label, list):
             flat.extend((frames[s], label[s], index[s], {k: v[s] for k, v in meta.items()})
                         for s in range(len(label)))
@@ -23,6 +27,8 @@ def collate(batch: list) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor
     labels = torch.tensor([item[1] for item in flat], dtype=torch.long)
     indices = torch.tensor([item[2] for item in flat], dtype=torch.long)
     meta = {k: torch.tensor([item[3][k] for item in flat], dtype=torch.long) for k in flat[0][3]}
+    if failures:
+        meta["decode_failures"] = failures
     return frames, labels, indices, meta
 
 

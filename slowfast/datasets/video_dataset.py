@@ -11,6 +11,8 @@ from collections import deque
 import torch
 from iopath.common.file_io import g_pathmgr
 
+from slowfast.config import UserError
+
 from .decoder import DecodeError
 from .lists import VideoRecord
 from .transforms import EvalTransform, TrainTransform
@@ -22,7 +24,7 @@ logger = logging.getLogger(__name__)
 STORAGE_KINDS = ("frames", "videos", "rendered")
 
 
-class DataFailureError(RuntimeError):
+class DataFailureError(UserError, RuntimeError):
     """Training stopped because more than TRAIN.MAX_DATA_FAILURES videos failed to decode."""
 
 
@@ -160,15 +162,20 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
     def __getitem__(self, index: int):
         if self.split == "test":
             return self._test_item(index)
+        failures = []  # the videos this item replaced, in meta["decode_failures"] (the trainer reports them)
         for _ in range(self._max_retries + 1):
             record = self.records[index]
             try:
                 frames = self._read_clip(record, None if self.split == "train" else 0)
             except DecodeError as e:
                 self._count_failure(record, e)
+                failures.append({"split": self.split, "path": record.path, "source": record.source, "error": str(e)})
                 index = random.randrange(len(self.records))
                 continue
-            return self._train_item(frames, record, index)
+            item = self._train_item(frames, record, index)
+            if failures:
+                item[3]["decode_failures"] = failures
+            return item
         raise DataFailureError(f"{self._max_retries + 1} videos in a row failed to decode "
                                f"(DATA_LOADER.NUM_RETRIES = {self._max_retries}); last: {self._recent_failures[-1]}")
 

@@ -5,8 +5,6 @@ order of the hook list does not matter: `CheckpointHook` asks the `EvalHook` it 
 of the epoch, and the `EvalHook` validates at most once per epoch, whichever hook asks first.
 """
 
-import math
-
 import torch
 import torch.nn as nn
 from fvcore.nn.precise_bn import get_bn_modules, update_bn_stats
@@ -98,5 +96,5 @@ class CheckpointHook(HookBase):
             self.best_top1 = metrics["top1"]
         if _due(epoch, self.period, max_epoch):
             self.checkpointer.save(epoch_checkpoint_path(out, epoch), epoch, self.best_top1)
-        if improved and math.isfinite(self.best_top1):
+        if improved:
             self.checkpointer.save(best_checkpoint_path(out), epoch, self.best_top1)

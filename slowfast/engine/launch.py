@@ -3,24 +3,28 @@ process group, logging, the run's config.yaml; and `setup_model`, the one place 
 on this process's device with its mixed-precision context (`Runtime`), for training and testing alike.
 
     torchrun --nproc_per_node G --nnodes N ... tools/run_net.py --cfg X NUM_GPUS G NUM_SHARDS N
-    python tools/run_net.py --cfg X NUM_GPUS G     # one machine: spawns G processes itself
+    python tools/run_net.py --cfg X NUM_GPUS G     # one machine: starts G processes itself (torchelastic)
+
+A process that fails ends as `slowfast.engine.failures` describes: one line, its traceback in the log; the
+launcher stops the others and names the rank that failed first.
 """
 
 import os
-import socket
+import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import torch
-import torch.multiprocessing as mp
 import torch.nn as nn
 
+from slowfast.config import ConfigError
 from slowfast.models import build_model
 from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, setup_logging
 from slowfast.utils.weights import load_weights
 
+from .failures import child_failure, log_launcher_to, stop
 from .performance import apply_backend_flags, compile_model
 
 logger = get_logger(__name__)
@@ -34,43 +38,46 @@ def processes_per_machine(cfg) -> int:
 def launch_job(cfg, func: Callable) -> None:
     """Run `func(cfg)` in every process of the job `cfg` describes.
 
-    Under torchrun (RANK set) this process is one of them. Otherwise one process runs `func` itself,
-    or, for NUM_GPUS > 1 on one machine, that many processes are spawned with a local rendezvous.
+    Under torchrun (RANK set) this process is one of them. Otherwise one process runs `func` itself, or,
+    for NUM_GPUS > 1 on one machine, torchelastic starts that many (as torchrun --standalone would, its
+    report in OUTPUT_DIR/launcher.log); should one fail, the others are stopped and `RunFailure` names it.
     """
     procs = processes_per_machine(cfg)
     if "RANK" in os.environ or procs * cfg.NUM_SHARDS == 1:
         run_process(cfg, func)
     elif cfg.NUM_SHARDS == 1:
-        mp.spawn(_spawned, args=(procs, _free_port(), cfg, func), nprocs=procs, join=True)
+        _start_local_processes(cfg, func, procs)
     else:
-        raise RuntimeError(f"NUM_SHARDS = {cfg.NUM_SHARDS} machines need a launcher: start every machine with "
-                           f"torchrun --nnodes {cfg.NUM_SHARDS} --nproc_per_node {procs} (exp/*/run.sh does)")
+        raise ConfigError(f"NUM_SHARDS = {cfg.NUM_SHARDS} machines need a launcher: start every machine with "
+                          f"torchrun --nnodes {cfg.NUM_SHARDS} --nproc_per_node {procs} (exp/*/run.sh does)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _start_local_processes(cfg, func: Callable, procs: int) -> None:
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-
-def _spawned(local_rank: int, procs: int, port: int, cfg, func: Callable) -> None:
-    os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(procs),
-                      LOCAL_WORLD_SIZE=str(procs), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    run_process(cfg, func)
+    log_launcher_to(os.path.join(cfg.OUTPUT_DIR, "launcher.log"))
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=procs, run_id=str(uuid.uuid4()),
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1,
+                          start_method="spawn")
+    try:
+        elastic_launch(config, run_process)(cfg, func)
+    except ChildFailedError as err:
+        raise child_failure(err) from None
 
 
 def check_world(cfg, world: int) -> None:
     """The process count and the batch sizes agree; errors say what to change."""
     expected = processes_per_machine(cfg) * cfg.NUM_SHARDS
     if world != expected:
-        raise ValueError(f"started {world} processes but NUM_GPUS x NUM_SHARDS = {cfg.NUM_GPUS} x {cfg.NUM_SHARDS} "
-                         f"asks for {expected}; pass NUM_GPUS <processes per machine> NUM_SHARDS <machines>")
+        raise ConfigError(f"started {world} processes but NUM_GPUS x NUM_SHARDS = {cfg.NUM_GPUS} x {cfg.NUM_SHARDS} "
+                          f"asks for {expected}; pass NUM_GPUS <processes per machine> NUM_SHARDS <machines>")
     for enabled, key, batch in ((cfg.TRAIN.ENABLE, "TRAIN.BATCH_SIZE", cfg.TRAIN.BATCH_SIZE),
                                 (cfg.TEST.ENABLE, "TEST.BATCH_SIZE", cfg.TEST.BATCH_SIZE)):
         if enabled:
             du.per_process_batch(key, batch, world)
     if cfg.BN.USE_SYNC_BN and world > 1 and not (cfg.NUM_GPUS > 0 and torch.cuda.is_available()):
-        raise ValueError("BN.USE_SYNC_BN: torch's SyncBatchNorm runs on GPUs only; set it False on CPU")
+        raise ConfigError("BN.USE_SYNC_BN: torch's SyncBatchNorm runs on GPUs only; set it False on CPU")
 
 
 def get_device(cfg) -> torch.device:
@@ -82,29 +89,35 @@ def get_device(cfg) -> torch.device:
 
 def run_process(cfg, func: Callable) -> None:
     """Check, set the backend flags (PERF.CUDNN_BENCHMARK), join the process group (NCCL on GPU, gloo on
-    CPU), set up logging, dump config.yaml, run."""
-    world = du.env_world_size()
-    check_world(cfg, world)
-    device = get_device(cfg)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    apply_backend_flags(cfg)
-    if device.type == "cpu" and world > 1:
-        # Share the cores: oversubscribed threads stall gloo's collectives for seconds.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
-    if world > 1:
-        du.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    setup_logging(cfg.OUTPUT_DIR, du.get_rank())
-    if du.is_main_process():
-        os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
-        with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
-            f.write(cfg.dump())
-    if cfg.NUM_GPUS > 0 and device.type == "cpu":
-        logger.warning("NUM_GPUS = %d but CUDA is not available: running %d CPU process(es)", cfg.NUM_GPUS, world)
-    logger.info("%d process(es) on %s, per-process train batch %d", world, device.type,
-                cfg.TRAIN.BATCH_SIZE // world)
+    CPU), set up logging, dump config.yaml, run. An exception ends the process as `failures.stop` says: one
+    line, the traceback in the log."""
+    device = torch.device("cpu")
     try:
+        world = du.env_world_size()
+        check_world(cfg, world)
+        device = get_device(cfg)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        apply_backend_flags(cfg)
+        if device.type == "cpu" and world > 1:
+            # Share the cores: oversubscribed threads stall gloo's collectives for seconds.
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", world))))
+        if world > 1:
+            du.init_process_group("nccl" if device.type == "cuda" else "gloo",
+                                  cfg.TRAIN.PROCESS_GROUP_TIMEOUT_MINUTES)
+        setup_logging(cfg.OUTPUT_DIR, du.get_rank())
+        if du.is_main_process():
+            os.makedirs(cfg.OUTPUT_DIR, exist_ok=True)
+            with open(os.path.join(cfg.OUTPUT_DIR, "config.yaml"), "w") as f:
+                f.write(cfg.dump())
+        if cfg.NUM_GPUS > 0 and device.type == "cpu":
+            logger.warning("NUM_GPUS = %d but CUDA is not available: running %d CPU process(es)", cfg.NUM_GPUS,
+                           world)
+        logger.info("%d process(es) on %s, per-process train batch %d", world, device.type,
+                    cfg.TRAIN.BATCH_SIZE // world)
         func(cfg)
+    except Exception as err:
+        stop(err, cfg, device)
     finally:
         du.destroy_process_group()
 

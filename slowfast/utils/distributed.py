@@ -7,6 +7,8 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
+from slowfast.config import ConfigError
+
 
 def is_initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
@@ -34,8 +36,9 @@ def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", 1))
 
 
-def init_process_group(backend: str, timeout_minutes: int = 30) -> None:
-    """Join the group torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) describes."""
+def init_process_group(backend: str, timeout_minutes: float = 30) -> None:
+    """Join the group torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) describes; a
+    collective that waits `timeout_minutes` for another process fails (NCCL: the process aborts)."""
     dist.init_process_group(backend=backend, init_method="env://", timeout=timedelta(minutes=timeout_minutes))
 
 
@@ -46,9 +49,9 @@ def destroy_process_group() -> None:
 
 def per_process_batch(key: str, global_batch: int, world: int) -> int:
     """The share of each of `world` processes of `global_batch`, the config's batch `key` over all of them;
-    ValueError unless it is a positive multiple of `world`."""
+    ConfigError (a ValueError) unless it is a positive multiple of `world`."""
     if global_batch < world or global_batch % world:
-        raise ValueError(f"{key} = {global_batch} is the total over all {world} processes and must be a positive "
+        raise ConfigError(f"{key} = {global_batch} is the total over all {world} processes and must be a positive "
                          f"multiple of it (processes = NUM_GPUS x NUM_SHARDS)")
     return global_batch // world
 

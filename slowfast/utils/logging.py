@@ -1,4 +1,6 @@
-"""Logging set up once per process: console + `OUTPUT_DIR/stdout.log` on rank 0, errors only elsewhere.
+"""Logging set up once per process: console + `OUTPUT_DIR/stdout.log` on rank 0; elsewhere errors on the
+console and warnings in `OUTPUT_DIR/stdout_rank<r>.log` (made at its first line). A record logged with
+`extra=FILE_ONLY` (a failure's traceback) goes to the files only.
 
 Modules use `logger = get_logger(__name__)`; statistics go out as one `json_stats: {...}` line each, to
 the log and to `OUTPUT_DIR/json_stats.log`.
@@ -11,6 +13,7 @@ import sys
 import simplejson
 
 _FORMAT = "[%(asctime)s %(levelname)s %(name)s] %(message)s"
+FILE_ONLY = {"file_only": True}
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -19,7 +22,8 @@ def get_logger(name: str) -> logging.Logger:
 
 
 def setup_logging(output_dir: str | None, rank: int = 0) -> None:
-    """Route every logger to the console and `output_dir/stdout.log` on rank 0; other ranks log errors only."""
+    """Route every logger to the console and `output_dir/stdout.log` on rank 0; other ranks log errors to the
+    console and warnings to `output_dir/stdout_rank<rank>.log`."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -27,14 +31,14 @@ def setup_logging(output_dir: str | None, rank: int = 0) -> None:
     formatter = logging.Formatter(_FORMAT, datefmt="%m/%d %H:%M:%S")
     console = logging.StreamHandler(sys.stdout)
     console.setFormatter(formatter)
+    console.addFilter(lambda record: not getattr(record, "file_only", False))
+    console.setLevel(logging.INFO if rank == 0 else logging.ERROR)
     root.addHandler(console)
-    if rank != 0:
-        root.setLevel(logging.ERROR)
-        return
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.INFO if rank == 0 else logging.WARNING)
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
-        file_handler = logging.FileHandler(os.path.join(output_dir, "stdout.log"))
+        name = "stdout.log" if rank == 0 else f"stdout_rank{rank}.log"
+        file_handler = logging.FileHandler(os.path.join(output_dir, name), delay=True)
         file_handler.setFormatter(formatter)
         root.addHandler(file_handler)
 
