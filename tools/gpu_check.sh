@@ -370,7 +370,7 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
         run_step bench_data 30 "$PY" tools/bench_data.py --videos 5 --video-short-sides 320 --backends decord \
             --json "$WORK/bench_data.json"
     else
-        run_step bench_kernels 150 "$PY" tools/bench_kernels.py --device cuda --dtypes float32 bfloat16 \
+        run_step bench_kernels 120 "$PY" tools/bench_kernels.py --device cuda --dtypes float32 bfloat16 \
             --modes fwd fwd_bwd --shapes s3k7 s4k7 --reps 5 --inner 20 --json "$WORK/bench_kernels.json"
     fi
     # Every lever side by side at the recipe's fp16 (bf16 and fp32 on the best eager set, torch.compile on it
@@ -382,12 +382,12 @@ print('slowfast._C CUDA kernels:', e or 'loaded'); sys.exit(1 if e else 0)"
             --profile 15 --sweep-levers cudnn+cl+linear --sweep-batches 32 64 128 \
             --budget "$(( $(cap 150) - 45 ))" --json "$WORK/bench_model.json"
     else
-        run_step bench_model 240 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --precisions fp16 bf16 fp32 \
+        run_step bench_model 180 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --precisions fp16 bf16 fp32 \
             --levers none cudnn cudnn+cl cudnn+linear cudnn+cl+linear cudnn+cl+linear+compile@fp16,bf16 \
             --profile 15 --sweep-levers cudnn+cl+linear --sweep-batches 16 32 64 128 256 \
-            --budget "$(( $(cap 240) - 45 ))" --json "$WORK/bench_model.json"
-        run_step bench_model_extra 90 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --variants emim global \
-            --precisions fp16 bf16 fp32 --checkpointing off on --levers cfg --budget "$(( $(cap 90) - 20 ))" \
+            --budget "$(( $(cap 180) - 45 ))" --json "$WORK/bench_model.json"
+        run_step bench_model_extra 75 "$PY" tools/bench_model.py "${MODEL_ARGS[@]}" --variants emim global \
+            --precisions fp16 bf16 fp32 --checkpointing off on --levers cfg --budget "$(( $(cap 75) - 20 ))" \
             --json "$WORK/bench_model_extra.json"
     fi
     motion_signal CONT
