@@ -155,7 +155,8 @@ def test_emulated_cuda_kernels_match_torch(exe, shape, dtype, tile, layout):
 def test_emulated_tensor_core_kernels_match_torch(exe, shape, dtype, warps, layout):
     inputs = _inputs(shape, dtype, layout)
     scale = shape[5] ** -0.5
-    got = emulator.run_case(exe, *inputs, scale, kernel="tensor_core", warps=warps)
+    # Odd warps lag by 20 ms after each block barrier: few blocks here, and a missing barrier shows.
+    got = emulator.run_case(exe, *inputs, scale, kernel="tensor_core", warps=warps, skew_us=20_000)
     assert got["kernels"] == {"forward": "tensor_core", "backward": "tensor_core"}
     _assert_matches(got, _reference(*inputs, scale), dtype)
 

@@ -1,4 +1,4 @@
-// EMIM cost volume + windowed attention over the next frame (EMIM_SPEC section 3).
+// EMIM cost volume + windowed attention over the next frame (docs/model_and_kernels.md, 'The EMIM op').
 //
 // Layouts (any strides): q, k, v [B, T, H, W, heads, d]; rpb [heads, K, K] (K odd, same dtype as q).
 // Forward returns cost [B, T, H, W, heads, K*K] = scale * <q_t(i,j), k_t'(i+u-r, j+v-r)> + rpb[h,u,v]

@@ -8,6 +8,7 @@
 // waits on the warp's barrier. Dynamic shared memory (128-byte aligned, as the device gives it) is filled
 // with NaN (all bits set) before every block and followed by a guard zone that is checked after every
 // block. Math follows CUDA where the host differs: max/min of floats are fmax/fmin (a NaN operand loses).
+// EMIM_EMULATION_SKEW_US=N makes odd warps wait N microseconds after every __syncthreads.
 //
 // nvcuda::wmma (the subset the kernels use: 16-bit matrix_a/matrix_b, float accumulators, the shapes
 // sm_80+ allow for them) follows the CUDA C++ Programming Guide's warp matrix functions: a fragment holds
@@ -24,6 +25,7 @@
 #include <c10/util/Half.h>
 #include <array>
 #include <barrier>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -150,7 +152,22 @@ T* shared_memory() {
   return reinterpret_cast<T*>(emulation::current->memory.data());
 }
 
-inline void __syncthreads() { emulation::current->block.arrive_and_wait(); }
+namespace emulation {
+// Microseconds that odd warps wait after each __syncthreads (EMIM_EMULATION_SKEW_US, default 0): they then
+// lag the even warps until the next barrier, so that a barrier missing between a write and a read of
+// another warp's data shows as a read of the NaN poison instead of depending on the OS's scheduling.
+inline const long skew_us = [] {
+  const char* value = std::getenv("EMIM_EMULATION_SKEW_US");
+  return value != nullptr ? std::atol(value) : 0L;
+}();
+}  // namespace emulation
+
+inline void __syncthreads() {
+  emulation::current->block.arrive_and_wait();
+  if (emulation::skew_us > 0 && threadIdx.x / emulation::kWarpSize % 2 == 1) {
+    std::this_thread::sleep_for(std::chrono::microseconds(emulation::skew_us));
+  }
+}
 
 // Full-warp butterfly shuffle: the value of lane (lane ^ lane_mask).
 template <typename T>

@@ -71,14 +71,15 @@ def _span(x: torch.Tensor) -> torch.Tensor:
 
 
 def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_limit=H100_SMEM, timeout=600,
-             kernel="tensor_core", warps=0):
+             kernel="tensor_core", warps=0, skew_us=0):
     """Outputs of the emulated CUDA path: {cost, context, dq, dk, dv, drpb}, contiguous, in q's dtype, and
     "kernels": {"forward": ..., "backward": ...}, the kernels that ran ("tensor_core" or "simt").
 
     q, k, v, grad_cost, grad_context may have any non-negative strides (stride 0 included); tile = 0
     picks the SIMT kernels' tile as the device code would with smem_limit bytes, else forces it; kernel
     is emim_cuda.cu's cuda_kernel (on a device of compute capability 8.0+); warps = 0 picks the
-    tensor-core kernels' warps per block as the device code would, else forces it.
+    tensor-core kernels' warps per block as the device code would, else forces it; skew_us > 0 makes odd
+    warps wait that long after every __syncthreads (cuda_shim.h), so a missing barrier between warps shows.
     """
     batch, frames, height, width, heads, dim = q.shape
     window = rpb.shape[-1]
@@ -102,7 +103,8 @@ def run_case(exe, q, k, v, rpb, grad_cost, grad_context, scale, tile=0, smem_lim
             raw = _span(x).view(torch.int16) if x.element_size() == 2 else _span(x)
             raw.numpy().tofile(tmp / f"{name}.bin")
         (tmp / "case.txt").write_text("\n".join(lines) + "\n")
-        result = subprocess.run([str(exe), "run", str(tmp)], capture_output=True, text=True, timeout=timeout)
+        env = dict(os.environ, EMIM_EMULATION_SKEW_US=str(skew_us))
+        result = subprocess.run([str(exe), "run", str(tmp)], capture_output=True, text=True, timeout=timeout, env=env)
         if result.returncode != 0:
             raise RuntimeError(f"emulation failed ({result.returncode}): {result.stderr.strip()}")
         outputs = {}

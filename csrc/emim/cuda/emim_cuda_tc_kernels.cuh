@@ -38,7 +38,7 @@ namespace wmma = nvcuda::wmma;
 
 constexpr int kTile = 16;     // wmma m16n16k16: 16 queries (or keys) per warp tile, 16 channels per step
 constexpr int kMaxDim = 128;  // head widths taken: multiples of 16 up to this (fragments held per warp)
-constexpr int kMaxWarps = 4;
+constexpr int kMaxWarps = 8;
 constexpr int kAlign = 128;  // bytes; wmma needs 32-byte aligned tile pointers
 
 // The CUDA type that wmma takes for an ATen 16-bit type (same bits).
@@ -92,7 +92,8 @@ inline size_t plan_bytes(const Plan& g, Pass pass) {
   return block + (size_t)g.warps * g.warp_bytes;
 }
 
-// Plan of `pass` with `warps` warps (0: the most, kMaxWarps halved, that fit smem_limit bytes per block);
+// Plan of `pass` with `warps` warps (0: the most, kMaxWarps halved, that fit smem_limit bytes per block,
+// and no more than a power of two above the 16-token tiles of a frame);
 // warps = 0 in the result when the head width is not a multiple of kTile up to kMaxDim or nothing fits.
 inline Plan make_plan(Pass pass, int B, int T, int H, int W, int heads, int dim, int K, size_t smem_limit,
                       int warps = 0) {
@@ -116,7 +117,9 @@ inline Plan make_plan(Pass pass, int B, int T, int H, int W, int heads, int dim,
   g.part_offset = g.rows_offset + align_up(3 * kTile * 4);
   g.warp_bytes = g.part_offset + align_up((size_t)g.kk * 4);
   if (dim % kTile != 0 || dim > kMaxDim) return g;
-  for (int w = warps > 0 ? warps : kMaxWarps; w >= 1; w /= 2) {
+  int most = kMaxWarps;  // no more warps than tiles: an idle warp would only hold shared memory
+  while (most > 1 && most / 2 >= g.np / kTile) most /= 2;
+  for (int w = warps > 0 ? warps : most; w >= 1; w /= 2) {
     g.warps = w;
     if (plan_bytes(g, pass) <= smem_limit) return g;
     if (warps > 0) break;
