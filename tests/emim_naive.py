@@ -1,4 +1,5 @@
-"""Independent reference for the EMIM op: a plain loop over every query and window offset (EMIM_SPEC 3)."""
+"""Independent reference for the EMIM op: a plain loop over every query and window offset
+(docs/model_and_kernels.md, 'The EMIM op')."""
 
 import torch
 

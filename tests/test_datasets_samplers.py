@@ -1,4 +1,5 @@
-"""Frame indices against values worked out by hand from the formulas of EMIM_SPEC 5."""
+"""Frame indices against values worked out by hand from the released formulas (as
+`slowfast/datasets/samplers.py` states them)."""
 
 import random
 

@@ -1,5 +1,5 @@
 """Every exp/*/config.yaml, with the overrides its run.sh/test.sh pass, loads and builds its model; the
-published recipes state EMIM_SPEC section 6's numbers."""
+published recipes state the released configs' numbers."""
 
 import re
 
@@ -10,7 +10,7 @@ from slowfast.config import load_config
 from slowfast.models import build_model
 
 EXPS = sorted(p.parent.name for p in (REPO / "exp").glob("*/config.yaml"))
-# EMIM_SPEC 6: global batch, epochs, lr, warm-up, drop path, temporal views (x 3 crops), frames, depth.
+# The released configs: global batch, epochs, lr, warm-up, drop path, temporal views (x 3 crops), frames, depth.
 RECIPES = {
     "emim_s16_sthv1_in1k": (32, 60, 2e-4, 5, 0.2, 1, 16, "S"),
     "emim_s16_sthv1_k400": (32, 60, 2e-4, 5, 0.25, 1, 16, "S"),

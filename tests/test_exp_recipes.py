@@ -1,6 +1,6 @@
 """The published recipes as diffs on configs/ bases: each exp/emim_*/config.yaml is a `_BASE_` plus what makes it
 itself, merges to exactly the config it had as a full copy (tests/data/merged_recipes/<name>.yaml, the
-`cfg.dump()` of the full copies), and states the EMIM_SPEC section 6 numbers that tests/test_exp_configs.py does
+`cfg.dump()` of the full copies), and states the released configs' numbers that tests/test_exp_configs.py does
 not already check (optimiser, augmentation, data, pre-training, checkpointed stages).
 
 After a deliberate change to a default or a recipe, rewrite the references with
@@ -21,7 +21,7 @@ from slowfast.config import load_config  # noqa: E402
 MERGED = REPO / "tests" / "data" / "merged_recipes"
 MAX_RECIPE_LINES = 40
 
-# EMIM_SPEC section 6, beyond tests/test_exp_configs.py's table: data set, pre-training and the blocks whose
+# The released configs, beyond tests/test_exp_configs.py's table: data set, pre-training and the blocks whose
 # activations are recomputed (B at 32 frames: stage 3, and stages 1-2 for K400; b16 K400: stage 3).
 # name: (NUM_CLASSES, label list, frame file name, PRETRAIN_NAME, CHECKPOINT_NUM or None)
 SPEC_DATA = {

@@ -95,7 +95,8 @@ def test_gradients_match_finite_differences_variants(case):
 
 
 def _released_gradient_as_function(model):
-    """`model` with each EMIM op replaced by a function whose true gradient is the released kernel's (EMIM_SPEC 3.7).
+    """`model` with each EMIM op replaced by a function whose true gradient is the released kernel's
+    (docs/model_and_kernels.md).
 
     Channels >= 32 of q, k and v are frozen at their values in the first call, and the context there is its
     change since that call: 0 in value at the first call, while its gradient reaches the softmax weights.

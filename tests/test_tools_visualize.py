@@ -160,7 +160,7 @@ def motion_data(tmp_path_factory):
 def test_centre_view_frames_are_the_sampled_frames(motion_data):
     path = str(motion_data["data"] / "videos" / "test" / "000001.mp4")
     view = centre_view(motion_data["cfg"], path)
-    assert view.frame_indices == [0, 2, 4, 6, 8, 9, 11, 13]  # round(1.875 i) + int(1.875 / 2), EMIM_SPEC 5
+    assert view.frame_indices == [0, 2, 4, 6, 8, 9, 11, 13]  # round(1.875 i) + int(1.875 / 2), segment_indices
     video = open_video(path, "decord")
     expected = EvalTransform(motion_data["cfg"])(video.get_frames(view.frame_indices), 1)
     torch.testing.assert_close(view.clip, expected)

@@ -111,7 +111,7 @@ _C.UNIFORMER.ATTN_MAX_DISP = [7, 7]
 _C.UNIFORMER.CONTINUOUS_ATTN = "lg"
 # LayerScale on the residual branches of attention blocks (0 = off, else the initial gamma).
 _C.UNIFORMER.LAYER_SCALE = 0.0
-# Reproduce the released CUDA kernel's 32-channel limit (EMIM_SPEC 3.7), forward and backward.
+# Reproduce the released CUDA kernel's 32-channel limit (docs/model_and_kernels.md), forward and backward.
 _C.UNIFORMER.EMIM_RELEASED_KERNEL = False
 # EMIM ablation switches (defaults = released behaviour).
 # Motion branch: the raw cost volume through motion_conv, added to the context.
@@ -170,7 +170,7 @@ _C.DATA.SAMPLING_RATE = 8
 _C.DATA.TARGET_FPS = 30
 # Video decoder: "decord" or "pyav".
 _C.DATA.DECODING_BACKEND = "decord"
-# Released dense-sampling arithmetic (EMIM_SPEC 5).
+# Released dense-sampling arithmetic (`slowfast.datasets.samplers.dense_indices`).
 _C.DATA.USE_OFFSET_SAMPLING = False
 # Per-channel mean and std (0-1 pixel scale).
 _C.DATA.MEAN = [0.45, 0.45, 0.45]

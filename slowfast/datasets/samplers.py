@@ -1,4 +1,4 @@
-"""Which frames a clip reads (EMIM_SPEC 5). Pure functions of the video length; `view=None` means a
+"""Which frames a clip reads, by the released code's arithmetic. Pure functions of the video length; `view=None` means a
 training clip (random, drawn from Python's `random`, which DataLoader seeds per worker)."""
 
 import math

@@ -20,7 +20,7 @@ from slowfast.ops import emim_attention
 
 from .layers import QuickGELU
 
-# Channels per head that the released CUDA kernels handled (EMIM_SPEC 3.7).
+# Channels per head that the released CUDA kernels handled (docs/model_and_kernels.md, 'The released kernel').
 RELEASED_KERNEL_CHANNELS = 32
 
 
@@ -113,7 +113,7 @@ class GlobalAttention(AttentionLayer):
 
 def released_kernel_emim(q: Tensor, k: Tensor, v: Tensor, rpb: Tensor, scale: float,
                          backend: str | None = None, cuda_kernel: str = "tensor_core") -> tuple[Tensor, Tensor]:
-    """The EMIM op as the released 32-channel CUDA kernels computed it, forward and backward (EMIM_SPEC 3.7).
+    """The EMIM op as the released 32-channel CUDA kernels computed it, forward and backward.
 
     Shapes as `emim_attention`. Channels >= 32 of each head: q and k count in the cost but get no
     gradient, v gets no gradient, and the context there is 0 in value while its incoming gradient still
@@ -130,7 +130,7 @@ def released_kernel_emim(q: Tensor, k: Tensor, v: Tensor, rpb: Tensor, scale: fl
 
 @register_attention("emim")
 class EmimAttention(AttentionLayer):
-    """EMIM: each token against a K x K window of the next frame (EMIM_SPEC 3).
+    """EMIM: each token against a K x K window of the next frame (arXiv 2510.18705; docs/model_and_kernels.md).
 
     The softmaxed cost volume aggregates values (context branch); the raw cost volume goes through
     `motion_conv`, an MLP shared by the heads (motion branch); their sum per head goes to `proj`.

@@ -1,4 +1,4 @@
-"""UniFormer for video with EMIM in its attention stages (EMIM_SPEC sections 1-2)."""
+"""UniFormer for video with EMIM in its attention stages (arXiv 2510.18705)."""
 
 from collections.abc import Callable
 

@@ -1,11 +1,11 @@
 """The EMIM op: `emim_attention(q, k, v, rpb, scale, backend=None) -> (cost, context)`.
 
-Semantics are EMIM_SPEC section 3 (steps 2-4). Inputs are checked once here, then handed to a
-backend: "torch" (pure PyTorch, `emim_torch.py`), "cpu" or "cuda" (the `slowfast._C` extension,
-`emim_ext.py`). `backend=None` picks cuda for CUDA tensors, cpu otherwise, and falls back to torch
-with one warning when the extension is not built. `cuda_kernel` picks the CUDA kernels of the cuda
-backend: "tensor_core" (float16/bfloat16 on tensor cores where the shape fits, else the general ones)
-or "simt" (the general kernels for every dtype and shape); other backends ignore it.
+Semantics: docs/model_and_kernels.md, 'The EMIM op' (pairing, cost volume, context). Inputs are checked once
+here, then handed to a backend: "torch" (pure PyTorch, `emim_torch.py`), "cpu" or "cuda" (the `slowfast._C`
+extension, `emim_ext.py`). `backend=None` picks cuda for CUDA tensors, cpu otherwise, and falls back to torch
+with one warning when the extension is not built. `cuda_kernel` picks the CUDA kernels of the cuda backend:
+"tensor_core" (float16/bfloat16 on tensor cores where the shape fits, else the general ones) or "simt" (the
+general kernels for every dtype and shape); other backends ignore it.
 """
 
 import logging

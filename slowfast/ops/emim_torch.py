@@ -1,4 +1,5 @@
-"""Pure-PyTorch EMIM cost volume and context (EMIM_SPEC section 3), the reference every kernel meets.
+"""Pure-PyTorch EMIM cost volume and context (docs/model_and_kernels.md, 'The EMIM op'), the reference every kernel
+meets.
 
 Formulation (the fastest one in plain PyTorch on CPU): per frame pair and head, one dense GEMM of the
 queries against every key of the 1e-6-padded next frame, a gather of each query's K x K window from
