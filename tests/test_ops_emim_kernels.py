@@ -221,6 +221,13 @@ def test_cuda_kernel_reaches_the_extension_forward_and_backward(monkeypatch, cud
     layer = EmimAttention(64, 1, window=3, backend="cpu", released_kernel=released_kernel, cuda_kernel=cuda_kernel)
     layer(torch.randn(1, 2 * 3 * 3, 64), (2, 3, 3)).sum().backward()
     assert seen == [("forward", cuda_kernel), ("backward", cuda_kernel)]
+    # and from the config key, as the model builds its layers
+    cfg = get_cfg()
+    cfg.UNIFORMER.EMIM_CUDA_KERNEL, cfg.UNIFORMER.EMIM_BACKEND = cuda_kernel, "cpu"
+    cfg.UNIFORMER.ATTN_MAX_DISP, cfg.UNIFORMER.EMIM_RELEASED_KERNEL = [3, 3], released_kernel
+    seen.clear()
+    EmimAttention.from_config(cfg, 0, 64, 1)(torch.randn(1, 2 * 3 * 3, 64), (2, 3, 3)).sum().backward()
+    assert seen == [("forward", cuda_kernel), ("backward", cuda_kernel)]
 
 
 class _FakeExtension:
