@@ -326,36 +326,35 @@ __device__ __forceinline__ void tile_softmax(const Plan& g, const WarpScratch<sc
   __syncwarp();
 }
 
-// dense[row, key - begin] = weight[row, o] (16-bit) at each window key inside the frame of the tile's
-// query rows, zero elsewhere over cols columns.
-template <typename scalar_t>
-__device__ __forceinline__ void scatter_rows(const Plan& g, const WarpScratch<scalar_t>& ws, const float* weight,
-                                             int first, int begin, int cols) {
+// dense[row, other - begin] = value(row * K*K + o, other, o) for each window offset o of token first + row
+// (of the tile) whose partner other = pair(g, first + row, o) in the other frame is inside it, zero elsewhere
+// over cols columns. Partners are distinct per row, so the lanes' writes never collide.
+template <typename scalar_t, typename Pair, typename Value>
+__device__ __forceinline__ void fill_dense(const Plan& g, const WarpScratch<scalar_t>& ws, int first, int begin,
+                                           int cols, Pair pair, Value value) {
   const int lane = threadIdx.x % 32;
   for (int e = lane; e < kTile * cols; e += 32) ws.dense[(e / cols) * g.ldp + e % cols] = static_cast<scalar_t>(0.0f);
   __syncwarp();
   for (int e = lane; e < kTile * g.kk; e += 32) {
     const int row = e / g.kk, o = e % g.kk, tok = first + row;
-    const int key = tok < g.n ? window_key(g, tok, o) : -1;
-    if (key >= 0) ws.dense[row * g.ldp + key - begin] = static_cast<scalar_t>(weight[e]);
+    const int other = tok < g.n ? pair(g, tok, o) : -1;
+    if (other >= 0) ws.dense[row * g.ldp + other - begin] = value(e, other, o);
   }
   __syncwarp();
 }
 
-// dense[row, query - begin] = compact[query, o] for each key row of the tile and each window offset o whose
-// query is inside the frame, zero elsewhere over cols columns: a tile of the transpose of compact.
+// The tile's query rows' weights (float32 [kTile, K*K]) scattered to their keys, 16-bit.
+template <typename scalar_t>
+__device__ __forceinline__ void scatter_rows(const Plan& g, const WarpScratch<scalar_t>& ws, const float* weight,
+                                             int first, int begin, int cols) {
+  fill_dense(g, ws, first, begin, cols, window_key, [&](int e, int, int) { return static_cast<scalar_t>(weight[e]); });
+}
+
+// A tile of the transpose of compact [n, K*K]: for the tile's key rows, the entries of the queries that see them.
 template <typename scalar_t>
 __device__ __forceinline__ void gather_columns(const Plan& g, const WarpScratch<scalar_t>& ws, const scalar_t* compact,
                                                int first, int begin, int cols) {
-  const int lane = threadIdx.x % 32;
-  for (int e = lane; e < kTile * cols; e += 32) ws.dense[(e / cols) * g.ldp + e % cols] = static_cast<scalar_t>(0.0f);
-  __syncwarp();
-  for (int e = lane; e < kTile * g.kk; e += 32) {
-    const int row = e / g.kk, o = e % g.kk, key = first + row;
-    const int query = key < g.n ? window_query(g, key, o) : -1;
-    if (query >= 0) ws.dense[row * g.ldp + query - begin] = compact[query * g.kk + o];
-  }
-  __syncwarp();
+  fill_dense(g, ws, first, begin, cols, window_query, [&](int, int query, int o) { return compact[query * g.kk + o]; });
 }
 
 __device__ __forceinline__ int64_t token_index(const Plan& g, int b, int t, int tok, int h) {
