@@ -128,8 +128,9 @@ def evaluate_views(cfg) -> None:
                    os.path.join(cfg.OUTPUT_DIR, "eval.pt"))
 
 
-def train_then_kill(cfg) -> None:
-    """`train(cfg)` that SIGKILLs its own process when the second epoch starts (after the first checkpoint)."""
+def train_then_kill(cfg, rank: int | None = None) -> None:
+    """`train(cfg)` that SIGKILLs its own process (only on `rank`, if given) when the second epoch starts
+    (after the first checkpoint)."""
     starts = []
 
     def loader_fn(cfg, split):
@@ -140,7 +141,7 @@ def train_then_kill(cfg) -> None:
         class Killing(type(loader)):
             def __iter__(self):
                 starts.append(1)
-                if len(starts) == 2:
+                if len(starts) == 2 and rank in (None, du.get_rank()):
                     os.kill(os.getpid(), signal.SIGKILL)
                 return super().__iter__()
 
@@ -148,6 +149,11 @@ def train_then_kill(cfg) -> None:
         return loader
 
     train(cfg, loader_fn)
+
+
+def train_then_kill_rank1(cfg) -> None:
+    """`train_then_kill` on rank 1 only: rank 0 is left waiting for it in the first step of epoch 2."""
+    train_then_kill(cfg, rank=1)
 
 
 if __name__ == "__main__":  # python engine_fixtures.py OUTPUT_DIR [KEY VALUE ...]: the killed run

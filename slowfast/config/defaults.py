@@ -40,7 +40,7 @@ _C.TRAIN.MAX_DATA_FAILURES = 100
 _C.TRAIN.MAX_NONFINITE_STEPS = 0
 # Minutes a process waits in a collective (NCCL/gloo) for the others before it stops with an error: what
 # bounds a run's hang when another process is stuck.
-_C.TRAIN.PROCESS_GROUP_TIMEOUT_MINUTES = 30
+_C.TRAIN.PROCESS_GROUP_TIMEOUT_MINUTES = 30.0
 
 # ---------------------------------------------------------------------------------------------- #
 # Testing (multi-view)

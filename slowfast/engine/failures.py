@@ -13,6 +13,8 @@ import logging
 import os
 import re
 import resource
+import signal
+import socket
 import time
 import traceback
 
@@ -143,7 +145,7 @@ def _ours(failure) -> dict | None:
 def child_failure(err) -> RunFailure:
     """The `RunFailure` for torchelastic's ChildFailedError `err`: the line of the process that failed first
     on its own (processes that only lost a peer, or that the launcher stopped with SIGTERM, come last);
-    every failed process's line goes to the log."""
+    torchelastic's report and every failed process's line go to the log."""
     def order(item):
         rank, failure = item
         ours = _ours(failure)
@@ -151,6 +153,7 @@ def child_failure(err) -> RunFailure:
             return ours["lost_peer"], False, ours["time"]
         return False, failure.exitcode == -15, failure.timestamp
 
+    logger.error("%s", err.format_msg())
     failures = sorted(err.failures.items(), key=order)
     for rank, failure in failures:
         ours = _ours(failure)
@@ -160,8 +163,9 @@ def child_failure(err) -> RunFailure:
     if ours is not None:
         line, status = ours["line"], ours["status"]
     elif failure.exitcode < 0:
-        line = (f"was killed by signal {failure.signal_name()} (pid {failure.pid}, host {failure.hostname}); "
-                f"a SIGKILL with no other message is often the kernel's out-of-memory killer (dmesg)")
+        line = f"was killed by signal {failure.signal_name()} (pid {failure.pid} on {socket.gethostname()})"
+        if failure.exitcode == -signal.SIGKILL:
+            line += "; a SIGKILL nobody sent is often the kernel's out-of-memory killer (dmesg)"
         status = PROGRAM_FAULT_STATUS
     else:
         line, status = f"exited with status {failure.exitcode} without an error message", PROGRAM_FAULT_STATUS
@@ -193,6 +197,5 @@ def torchrun(argv: list[str], log_path: str) -> None:
     try:
         run(parse_args(argv))
     except ChildFailedError as err:
-        logger.error("%s", err.format_msg())
         raise child_failure(err) from None
 

@@ -148,7 +148,7 @@ class Trainer:
                        len(everywhere), shown, where)
 
     def _nonfinite(self, loss: float, lr: float) -> None:
-        """Skip this step, or stop with NonFiniteLoss once more than max_nonfinite_steps were skipped."""
+        """Count this step as skipped, or stop with NonFiniteLoss once max_nonfinite_steps were skipped."""
         where = f"loss is {loss} at iteration {self.scheduler.iteration} (epoch {self.epoch + 1}), lr {lr:.6g}"
         if self.nonfinite_skips < self.max_nonfinite_steps:
             self.nonfinite_skips += 1
@@ -171,12 +171,18 @@ class Trainer:
         if self.mixup is not None:
             frames[0], targets = self.mixup(frames[0], labels)
         lr = self.scheduler.step()
+        # A step that may be skipped must not leave the NaN forward's BatchNorm running statistics behind.
+        buffers = [b.clone() for b in self.model.buffers()] if self.max_nonfinite_steps else None
         with self.runtime.autocast():
             logits = self.model(frames)
         loss = self.loss_fn(logits, targets)
         mean_loss = du.all_reduce_mean(loss.detach()).item()
         if not math.isfinite(mean_loss):
-            return self._nonfinite(mean_loss, lr)
+            self._nonfinite(mean_loss, lr)
+            with torch.no_grad():
+                for buffer, saved in zip(self.model.buffers(), buffers):
+                    buffer.copy_(saved)
+            return None
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.clip_gradient:

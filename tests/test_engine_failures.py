@@ -1,0 +1,199 @@
+"""A run that fails midway stops like a program: one line naming the cause and what to change, the traceback
+in the log, a non-zero exit, and the checkpoint written before the failure loads. Each failure is provoked
+for real: an address-space cap, a poisoned batch, a truncated video, a killed rank, a NaN under run.sh."""
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO
+from engine_fixtures import engine_cfg, tiny_loader, train_then_kill_rank1
+
+from slowfast.config import RunFailure
+from slowfast.datasets import construct_loader
+from slowfast.datasets.motion_synth import write_motion_dataset
+from slowfast.engine.checkpoint import epoch_checkpoint_path, load_checkpoint
+from slowfast.engine.launch import launch_job
+from slowfast.engine.trainer import NonFiniteLoss, train
+
+
+class SecondEpoch:
+    """`loader` whose second pass (epoch 2) goes through `change(batches) -> batches`."""
+
+    def __init__(self, loader, change):
+        self.loader, self.change, self.passes = loader, change, 0
+        self.dataset, self.sampler = loader.dataset, loader.sampler
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        self.passes += 1
+        batches = iter(self.loader)
+        return self.change(batches) if self.passes == 2 else batches
+
+
+def changed_in_epoch_2(change):
+    """A loader_fn for `train`: tiny_loader, the train split's epoch 2 through `change`."""
+    return lambda cfg, split: SecondEpoch(tiny_loader(cfg, split), change) if split == "train" else tiny_loader(
+        cfg, split)
+
+
+def poisoned(batches_to_poison: int):
+    """The first `batches_to_poison` batches of the epoch with NaN clips."""
+    def change(batches):
+        for i, (frames, labels, indices, meta) in enumerate(batches):
+            if i < batches_to_poison:
+                frames = [torch.full_like(frames[0], float("nan"))]
+            yield frames, labels, indices, meta
+    return change
+
+
+def assert_loads(output_dir, epoch: int) -> None:
+    ckpt = load_checkpoint(epoch_checkpoint_path(output_dir, epoch))
+    assert ckpt["epoch"] == epoch and all(torch.isfinite(v).all() for v in ckpt["model_state"].values()
+                                          if v.is_floating_point())
+
+
+def _address_space() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
+
+
+def test_out_of_memory_names_the_batch_the_peak_and_the_keys(tmp_path):
+    """Epoch 2 feeds 512 clips (the tiny model needs ~140 MB of activations for them) under an address-space
+    cap 32 MB above what the process holds: the CPU allocator really refuses."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+
+    def big_batch(batches):
+        frames, labels, indices, meta = next(batches)
+        big = [frames[0].repeat(128, 1, 1, 1, 1)], labels.repeat(128), indices.repeat(128), {}
+        resource.setrlimit(resource.RLIMIT_AS, (_address_space() + 32 * 2**20, hard))
+        yield big
+
+    cfg = engine_cfg(tmp_path, "SOLVER.MAX_EPOCH", "2")
+    try:
+        with pytest.raises(RunFailure) as err:
+            launch_job(cfg, lambda cfg: train(cfg, changed_in_epoch_2(big_batch)))
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    message = str(err.value)
+    assert message.startswith("out of memory in training iteration 5 (epoch 2): per-process batch 512 clips of "
+                              "[3, 4, 32, 32]"), message
+    assert "GiB resident in CPU memory" in message and "lower TRAIN.BATCH_SIZE" in message
+    assert "MODEL.USE_CHECKPOINT True" in message and "TRAIN.MIXED_PRECISION True" in message
+    assert "\n" not in message and err.value.status == 2
+    log = (tmp_path / "stdout.log").read_text()
+    assert "Traceback" in log and ("DefaultCPUAllocator" in log or "MemoryError" in log)
+    assert_loads(tmp_path, 1)
+
+
+def test_nan_loss_names_the_iteration_the_last_good_checkpoint_and_what_to_try(tmp_path):
+    with pytest.raises(NonFiniteLoss) as err:
+        train(engine_cfg(tmp_path), changed_in_epoch_2(poisoned(2)))
+    message = str(err.value)
+    assert message.startswith("loss is nan at iteration 5 (epoch 2), lr "), message
+    assert f"the last good checkpoint is {epoch_checkpoint_path(tmp_path, 1)}" in message
+    for advice in ("SOLVER.BASE_LR", "TRAIN.MIXED_PRECISION_DTYPE bfloat16", "SOLVER.CLIP_GRADIENT",
+                   "TRAIN.MAX_NONFINITE_STEPS"):
+        assert advice in message
+    assert_loads(tmp_path, 1)
+    assert not os.path.exists(epoch_checkpoint_path(tmp_path, 2))
+
+
+def test_nonfinite_steps_up_to_the_key_are_skipped_and_counted(tmp_path):
+    train(engine_cfg(tmp_path / "skip", "TRAIN.MAX_NONFINITE_STEPS", "2"), changed_in_epoch_2(poisoned(2)))
+    epochs = [json.loads(line) for line in (tmp_path / "skip" / "json_stats.log").read_text().splitlines()]
+    skips = [s["nonfinite_skips"] for s in epochs if "epoch_time_s" in s]
+    assert skips == [0, 2, 0]
+    assert_loads(tmp_path / "skip", 3)
+
+    with pytest.raises(NonFiniteLoss, match=r"loss is nan at iteration 7 \(epoch 2\).* after 2 skipped step"):
+        train(engine_cfg(tmp_path / "stop", "TRAIN.MAX_NONFINITE_STEPS", "2"), changed_in_epoch_2(poisoned(3)))
+
+
+@pytest.fixture(scope="module")
+def motion_videos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("motion")
+    write_motion_dataset(str(root), num_train=8, num_val=4, num_test=1, num_frames=8, size=32)
+    return root
+
+
+def _with_truncated_video(motion_videos, tmp_path):
+    """A copy of the videos whose train video 000003.mp4 is cut in half (no index: it cannot be opened)."""
+    root = tmp_path / "data"
+    shutil.copytree(motion_videos, root, ignore=shutil.ignore_patterns("frames"))
+    video = root / "videos" / "train" / "000003.mp4"
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    return root
+
+
+def _video_cfg(root, output_dir, *overrides):
+    return engine_cfg(output_dir, "TRAIN.DATASET", "kinetics", "DATA.PATH_TO_DATA_DIR", str(root),
+                      "DATA.PATH_PREFIX", str(root), "MODEL.NUM_CLASSES", "8", "DATA.SAMPLING_RATE", "2",
+                      "DATA.TRAIN_JITTER_SCALES_RELATIVE", "[1.0, 1.0]", "DATA.TRAIN_JITTER_ASPECT_RELATIVE",
+                      "[1.0, 1.0]", "DATA_LOADER.NUM_WORKERS", "1", "TRAIN.EVAL_PERIOD", "0", *overrides)
+
+
+def test_undecodable_videos_are_replaced_named_per_epoch_and_reported(motion_videos, tmp_path, caplog):
+    """One DataLoader worker decodes: the failures reach the trainer in the batches' meta."""
+    root = _with_truncated_video(motion_videos, tmp_path)
+    train(_video_cfg(root, tmp_path / "out", "SOLVER.MAX_EPOCH", "2", "TRAIN.MAX_DATA_FAILURES", "0"),
+          construct_loader)
+    report = [json.loads(line) for line in (tmp_path / "out" / "data_failures.jsonl").read_text().splitlines()]
+    assert {r["epoch"] for r in report} == {1, 2}  # every video is drawn each epoch: 8 videos, 2 batches of 4
+    assert all(r["path"].endswith("videos/train/000003.mp4") and r["source"].endswith("train.csv:4")
+               and r["rank"] == 0 and r["split"] == "train" and r["error"] for r in report)
+    for epoch in (1, 2):
+        assert any(m.startswith(f"train epoch {epoch}: ") and "failed to decode and were replaced" in m
+                   and "000003.mp4" in m and "data_failures.jsonl" in m for m in caplog.messages)
+    assert_loads(tmp_path / "out", 2)
+
+
+def test_more_undecodable_videos_than_the_key_stop_the_run(motion_videos, tmp_path):
+    root = _with_truncated_video(motion_videos, tmp_path)
+    with pytest.raises(RunFailure) as err:
+        train(_video_cfg(root, tmp_path / "out", "TRAIN.MAX_DATA_FAILURES", "1"), construct_loader)
+    message = str(err.value)
+    assert message.startswith("2 train videos failed to decode, more than TRAIN.MAX_DATA_FAILURES = 1"), message
+    assert "000003.mp4" in message and str(tmp_path / "out" / "data_failures.jsonl") in message
+    assert "\n" not in message and "Traceback" not in message
+    assert_loads(tmp_path / "out", 1)
+
+
+def test_a_killed_rank_stops_the_other_and_is_named(tmp_path):
+    """2 gloo processes; rank 1 is SIGKILLed as epoch 2 starts, rank 0 waits for it in a collective."""
+    cfg = engine_cfg(tmp_path, "NUM_GPUS", "2", "SOLVER.MAX_EPOCH", "2", "TRAIN.PROCESS_GROUP_TIMEOUT_MINUTES",
+                     "1.0")
+    with pytest.raises(RunFailure) as err:
+        launch_job(cfg, train_then_kill_rank1)
+    assert str(err.value).startswith("rank 1: was killed by signal SIGKILL"), str(err.value)
+    assert err.value.status == 1
+    assert "Root Cause" in (tmp_path / "launcher.log").read_text()  # torchelastic's report, kept in the log
+    assert_loads(tmp_path, 1)
+
+
+def test_run_sh_ends_a_nan_run_with_one_error_line(motion_videos, tmp_path):
+    """The released way in: exp/<name>/run.sh -> tools/launch.sh -> torchrun -> run_net.py."""
+    out = tmp_path / "out"
+    env = {**os.environ, "NUM_GPUS": "0", "DATA_DIR": str(motion_videos), "OUTPUT_DIR": str(out),
+           "PYTHON": sys.executable}
+    proc = subprocess.run(
+        ["bash", str(REPO / "exp" / "motion_emim_tiny" / "run.sh"), "TRAIN.DATASET", "sth", "DATA.TRAIN_CROP_SIZE",
+         "32", "DATA.TEST_CROP_SIZE", "32", "TRAIN.BATCH_SIZE", "4", "TEST.BATCH_SIZE", "4", "SOLVER.MAX_EPOCH", "2",
+         "DATA_LOADER.NUM_WORKERS", "0", "SOLVER.BASE_LR", "1e30", "SOLVER.WARMUP_EPOCHS", "0.0"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: rank 0: loss is nan at iteration "), proc.stderr
+    assert proc.stderr.rstrip().endswith(errors[0])
+    for banner in ("Traceback", "ChildFailedError", "Root Cause"):
+        assert banner not in proc.stdout + proc.stderr
+    assert "Root Cause" in (out / "launcher.log").read_text()
+    assert "Traceback" in (out / "stdout.log").read_text()
