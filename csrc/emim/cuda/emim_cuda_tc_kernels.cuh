@@ -357,6 +357,28 @@ __device__ __forceinline__ void gather_columns(const Plan& g, const WarpScratch<
   fill_dense(g, ws, first, begin, cols, window_query, [&](int, int query, int o) { return compact[query * g.kk + o]; });
 }
 
+// The block's query frame p and key/value frame p + 1 into qs, ks, vs.
+template <typename scalar_t>
+__device__ __forceinline__ void stage_pair(const Plan& g, const Operands<scalar_t>& in, int b, int p, int h,
+                                           scalar_t* qs, scalar_t* ks, scalar_t* vs) {
+  stage_frame(qs, g, Frames<scalar_t>{in.q, in.qs, p, 0, false}, b, h);
+  stage_frame(ks, g, Frames<scalar_t>{in.k, in.ks, p + 1, 0, false}, b, h);
+  stage_frame(vs, g, Frames<scalar_t>{in.v, in.vs, p + 1, 0, false}, b, h);
+}
+
+// The softmax weights of query tile `first` over its key span into ws.logits (see tile_softmax), from
+// S = Q Kᵀ on tensor cores and the border dots; the raw logits to cost when given.
+template <typename scalar_t>
+__device__ __forceinline__ void tile_weights(const Plan& g, const WarpScratch<scalar_t>& ws, const scalar_t* qs,
+                                             const scalar_t* ks, int first, Span keys, float border, int b, int p,
+                                             int h, const scalar_t* rpb, float scale, scalar_t* cost) {
+  times_transposed(qs + (size_t)first * g.ld, g.ld, ks + (size_t)keys.begin * g.ld, g.ld, g.dim, keys.end - keys.begin,
+                   ws.s, g.lds);
+  border_dots(g, qs, first, border, ws.rows);
+  __syncwarp();
+  tile_softmax(g, ws, first, keys.begin, b, p, h, rpb, scale, cost);
+}
+
 __device__ __forceinline__ int64_t token_index(const Plan& g, int b, int t, int tok, int h) {
   return (((int64_t)b * g.T + t) * g.n + tok) * g.heads + h;
 }
@@ -373,9 +395,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   scalar_t* qs = reinterpret_cast<scalar_t*>(smem);
   scalar_t* ks = reinterpret_cast<scalar_t*>(smem + g.frame_bytes);
   scalar_t* vs = reinterpret_cast<scalar_t*>(smem + 2 * g.frame_bytes);
-  stage_frame(qs, g, Frames<scalar_t>{in.q, in.qs, p, 0, false}, b, h);
-  stage_frame(ks, g, Frames<scalar_t>{in.k, in.ks, p + 1, 0, false}, b, h);
-  stage_frame(vs, g, Frames<scalar_t>{in.v, in.vs, p + 1, 0, false}, b, h);
+  stage_pair(g, in, b, p, h, qs, ks, vs);
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const WarpScratch<scalar_t> ws = warp_scratch<scalar_t>(g, smem + 3 * g.frame_bytes, warp);
@@ -384,10 +404,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
     const int first = t * kTile;
     const Span keys = window_span(g, t);
     const int cols = keys.end - keys.begin;
-    times_transposed(qs + (size_t)first * g.ld, g.ld, ks + (size_t)keys.begin * g.ld, g.ld, g.dim, cols, ws.s, g.lds);
-    border_dots(g, qs, first, border, ws.rows);
-    __syncwarp();
-    tile_softmax(g, ws, first, keys.begin, b, p, h, in.rpb, scale, cost);
+    tile_weights(g, ws, qs, ks, first, keys, border, b, p, h, in.rpb, scale, cost);
     scatter_rows(g, ws, ws.logits, first, keys.begin, cols);
     times(ws.dense, g.ldp, vs + (size_t)keys.begin * g.ld, g.ld, cols, g.dim, ws.out, g.ldo);
     __syncwarp();
@@ -421,9 +438,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   scalar_t* gs = reinterpret_cast<scalar_t*>(smem + 3 * g.frame_bytes);     // grad of context (p, + T-1 if last)
   scalar_t* probs = reinterpret_cast<scalar_t*>(smem + 4 * g.frame_bytes);  // [n, K*K]
   scalar_t* dlogits = reinterpret_cast<scalar_t*>(smem + 4 * g.frame_bytes + g.compact_bytes);  // [n, K*K]
-  stage_frame(qs, g, Frames<scalar_t>{in.q, in.qs, p, 0, false}, b, h);
-  stage_frame(ks, g, Frames<scalar_t>{in.k, in.ks, p + 1, 0, false}, b, h);
-  stage_frame(vs, g, Frames<scalar_t>{in.v, in.vs, p + 1, 0, false}, b, h);
+  stage_pair(g, in, b, p, h, qs, ks, vs);
   stage_frame(gs, g, Frames<scalar_t>{gr.context, gr.xs, p, g.T - 1, last}, b, h);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const WarpScratch<scalar_t> ws = warp_scratch<scalar_t>(g, smem + 4 * g.frame_bytes + 2 * g.compact_bytes, warp);
@@ -435,10 +450,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
     const int first = t * kTile;
     const Span keys = window_span(g, t);
     const int cols = keys.end - keys.begin;
-    times_transposed(qs + (size_t)first * g.ld, g.ld, ks + (size_t)keys.begin * g.ld, g.ld, g.dim, cols, ws.s, g.lds);
-    border_dots(g, qs, first, border, ws.rows);
-    __syncwarp();
-    tile_softmax(g, ws, first, keys.begin, b, p, h, in.rpb, scale, (scalar_t*)nullptr);
+    tile_weights(g, ws, qs, ks, first, keys, border, b, p, h, in.rpb, scale, (scalar_t*)nullptr);
     // dP = dO Vᵀ over the span; dP at a key outside the frame = border * sum(dO).
     times_transposed(gs + (size_t)first * g.ld, g.ld, vs + (size_t)keys.begin * g.ld, g.ld, g.dim, cols, ws.s, g.lds);
     border_dots(g, gs, first, border, ws.rows);
