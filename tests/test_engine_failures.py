@@ -2,7 +2,10 @@
 in the log, a non-zero exit, and the checkpoint written before the failure loads. Each failure is provoked
 for real: an address-space cap, a poisoned batch, a truncated video, a killed rank, a NaN under run.sh."""
 
+import contextlib
 import json
+import logging
+import math
 import os
 import resource
 import shutil
@@ -11,6 +14,7 @@ import sys
 
 import pytest
 import torch
+import torch.nn as nn
 from conftest import REPO
 from engine_fixtures import engine_cfg, tiny_loader, train_then_kill_rank1
 
@@ -18,8 +22,11 @@ from slowfast.config import RunFailure
 from slowfast.datasets import construct_loader
 from slowfast.datasets.motion_synth import write_motion_dataset
 from slowfast.engine.checkpoint import epoch_checkpoint_path, load_checkpoint
-from slowfast.engine.launch import launch_job
-from slowfast.engine.trainer import NonFiniteLoss, train
+from slowfast.engine.launch import Runtime, grad_scaler, launch_job
+from slowfast.engine.losses import build_loss
+from slowfast.engine.meters import StatsWriter
+from slowfast.engine.optimizer import LRScheduler, construct_optimizer
+from slowfast.engine.trainer import NonFiniteLoss, Trainer, train
 
 
 class SecondEpoch:
@@ -197,3 +204,35 @@ def test_run_sh_ends_a_nan_run_with_one_error_line(motion_videos, tmp_path):
         assert banner not in proc.stdout + proc.stderr
     assert "Root Cause" in (out / "launcher.log").read_text()
     assert "Traceback" in (out / "stdout.log").read_text()
+
+
+class Spiky(nn.Module):
+    """Scores [B, C] = sin(1e36 w), bounded: the loss stays finite while d loss / d w ~ 1e36, which the float16
+    loss scaler's scale (2^16 at first) makes inf until the scale falls below ~300."""
+
+    def __init__(self, classes: int):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(classes))
+
+    def forward(self, x: list[torch.Tensor]) -> torch.Tensor:
+        return torch.sin(self.w * 1e36).expand(x[0].shape[0], -1) + 0 * x[0].mean()
+
+
+def test_loss_scaler_skips_are_counted_apart_and_never_stop_a_run(tmp_path, caplog):
+    cfg = engine_cfg(tmp_path, "TRAIN.MIXED_PRECISION", "True", "SOLVER.CLIP_GRADIENT", "0.0")
+    device = torch.device("cpu")
+    model, loader = Spiky(cfg.MODEL.NUM_CLASSES), tiny_loader(cfg, "train")
+    optimizer = construct_optimizer(model, cfg.SOLVER)
+    scaler = grad_scaler(cfg, device)
+    assert scaler.is_enabled()
+    trainer = Trainer(model=model, loader=loader, optimizer=optimizer,
+                      scheduler=LRScheduler(optimizer, cfg.SOLVER, len(loader)), scaler=scaler,
+                      loss_fn=build_loss(cfg.MODEL.LOSS_FUNC), runtime=Runtime(device, contextlib.nullcontext),
+                      stats=StatsWriter(str(tmp_path), True, None), output_dir=str(tmp_path))
+    weights = model.w.detach().clone()
+    caplog.set_level(logging.INFO)
+    trainer.train(0, 1)  # 4 steps, each with inf gradients at scales 2^16 .. 2^13
+    assert trainer.scaler_skips == 4 and trainer.nonfinite_skips == 0 and scaler.get_scale() == 2.0**12
+    assert torch.equal(model.w.detach(), weights)  # no step taken
+    assert all(math.isfinite(loss) for loss in trainer.losses) and len(trainer.losses) == 4
+    assert "the float16 loss scaler skipped 4 step(s)" in caplog.text
