@@ -236,3 +236,20 @@ def test_loss_scaler_skips_are_counted_apart_and_never_stop_a_run(tmp_path, capl
     assert torch.equal(model.w.detach(), weights)  # no step taken
     assert all(math.isfinite(loss) for loss in trainer.losses) and len(trainer.losses) == 4
     assert "the float16 loss scaler skipped 4 step(s)" in caplog.text
+
+
+def test_the_launcher_names_the_rank_that_failed_on_its_own_not_the_ones_that_lost_it(tmp_path):
+    """Error files as the processes write them: rank 0 lost its peer first (earlier), rank 1 failed on its own,
+    rank 2 was stopped by the launcher (SIGTERM, no file)."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    from slowfast.engine.failures import child_failure, write_error_file
+
+    files = [str(tmp_path / f"error{r}.json") for r in range(3)]
+    write_error_file(files[0], "lost contact with another process (gloo)", 1, True, "")
+    write_error_file(files[1], "out of memory in training iteration 9 (...)", 2, False, "")
+    failures = {r: ProcessFailure(local_rank=r, pid=100 + r, exitcode=code, error_file=files[r])
+                for r, code in ((0, 1), (1, 2), (2, -15))}
+    failure = child_failure(ChildFailedError("run_net", failures))
+    assert str(failure) == "rank 1: out of memory in training iteration 9 (...) (2 other process(es) stopped after it)"
+    assert failure.status == 2
