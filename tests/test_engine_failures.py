@@ -253,3 +253,24 @@ def test_the_launcher_names_the_rank_that_failed_on_its_own_not_the_ones_that_lo
     failure = child_failure(ChildFailedError("run_net", failures))
     assert str(failure) == "rank 1: out of memory in training iteration 9 (...) (2 other process(es) stopped after it)"
     assert failure.status == 2
+
+
+def test_a_worker_reraised_error_gives_its_own_message_and_a_fault_names_the_log(tmp_path):
+    from torch.utils.data import DataLoader, Dataset
+
+    from slowfast.engine.failures import failure_line
+
+    class Broken(Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            raise KeyError("clip 7 has no label")
+
+    cfg = engine_cfg(tmp_path)
+    with pytest.raises(KeyError) as err:
+        next(iter(DataLoader(Broken(), num_workers=1)))
+    assert "Original Traceback" in str(err.value)  # how DataLoader re-raises a worker's exception
+    line, status = failure_line(err.value, cfg, torch.device("cpu"))
+    assert line == (f"KeyError: 'clip 7 has no label' (a fault of the program; the traceback is in "
+                    f"{tmp_path / 'stdout.log'})") and status == 1

@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from slowfast.config import RunFailure, UserError
 from slowfast.config.errors import USER_ERROR_STATUS
+from slowfast.utils import distributed as du
 from slowfast.utils.logging import FILE_ONLY, get_logger
 
 logger = get_logger(__name__)
@@ -110,8 +111,9 @@ def failure_line(err: BaseException, cfg, device: torch.device) -> tuple[str, in
         return (f"lost contact with another process ({first[:300]}); the launcher names the one that failed, "
                 f"TRAIN.PROCESS_GROUP_TIMEOUT_MINUTES = {cfg.TRAIN.PROCESS_GROUP_TIMEOUT_MINUTES} bounds the wait"
                 ), PROGRAM_FAULT_STATUS
-    return (f"{type(err).__name__}: {first[:300]} (a fault of the program: the traceback is in "
-            f"{cfg.OUTPUT_DIR}'s stdout log)"), PROGRAM_FAULT_STATUS
+    log = os.path.join(cfg.OUTPUT_DIR, "stdout.log" if du.get_rank() == 0 else f"stdout_rank{du.get_rank()}.log")
+    return (f"{type(err).__name__}: {first[:300]} (a fault of the program; the traceback is in {log})"
+            ), PROGRAM_FAULT_STATUS
 
 
 def stop(err: Exception, cfg, device: torch.device):
