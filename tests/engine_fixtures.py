@@ -156,5 +156,12 @@ def train_then_kill_rank1(cfg) -> None:
     train_then_kill(cfg, rank=1)
 
 
-if __name__ == "__main__":  # python engine_fixtures.py OUTPUT_DIR [KEY VALUE ...]: the killed run
-    train_then_kill(engine_cfg(sys.argv[1], *sys.argv[2:]))
+if __name__ == "__main__":
+    # python engine_fixtures.py OUTPUT_DIR [KEY VALUE ...]: the killed run, as it is;
+    # torchrun ... engine_fixtures.py --rank1 OUTPUT_DIR [KEY VALUE ...]: rank 1 killed, through launch_job
+    if sys.argv[1] == "--rank1":
+        from slowfast.engine.launch import launch_job
+
+        launch_job(engine_cfg(sys.argv[2], *sys.argv[3:]), train_then_kill_rank1)
+    else:
+        train_then_kill(engine_cfg(sys.argv[1], *sys.argv[2:]))

@@ -274,3 +274,19 @@ def test_a_worker_reraised_error_gives_its_own_message_and_a_fault_names_the_log
     line, status = failure_line(err.value, cfg, torch.device("cpu"))
     assert line == (f"KeyError: 'clip 7 has no label' (a fault of the program; the traceback is in "
                     f"{tmp_path / 'stdout.log'})") and status == 1
+
+
+def test_torchrun_with_a_killed_rank_ends_with_its_line_only(tmp_path):
+    """tools/torchrun.py (what tools/launch.sh runs) over 2 gloo processes; rank 1 is SIGKILLed in epoch 2."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "torchrun.py"), "--log", str(tmp_path / "launcher.log"), "--standalone",
+         "--nproc_per_node", "2", str(REPO / "tests" / "engine_fixtures.py"), "--rank1", str(tmp_path),
+         "NUM_GPUS", "2", "SOLVER.MAX_EPOCH", "2"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: rank 1: was killed by signal SIGKILL"), proc.stderr
+    for banner in ("Traceback", "ChildFailedError", "Root Cause"):
+        assert banner not in proc.stdout + proc.stderr
+    assert "Root Cause" in (tmp_path / "launcher.log").read_text()
+    assert_loads(tmp_path, 1)
