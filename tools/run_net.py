@@ -6,6 +6,8 @@
 The pre-flight check (tools/check_data.py) runs first, in this process (rank 0 under torchrun), before any
 process or GPU is started; a problem it finds, or a config that does not load, ends the run with one
 `error: ...` message and exit status 2. tools/launch.sh runs the check before torchrun and passes --no-check.
+A run that fails midway (out of memory, a NaN loss, undecodable videos, a process lost) also ends with one
+`error: ...` line, its traceback in OUTPUT_DIR/stdout.log (docs/getting_started.md#a-run-that-fails-midway).
 """
 
 import argparse

@@ -105,7 +105,8 @@ def failure_line(err: BaseException, cfg, device: torch.device) -> tuple[str, in
     if is_out_of_memory(err):
         keys = " or ".join(k for k, on in (("TRAIN.BATCH_SIZE", cfg.TRAIN.ENABLE), ("TEST.BATCH_SIZE", cfg.TEST.ENABLE))
                            if on) or "the batch size"
-        return out_of_memory_line(err, device, "outside the training step", keys), USER_ERROR_STATUS
+        return (out_of_memory_line(err, device, "outside a training step (validation, testing or set-up)", keys),
+                USER_ERROR_STATUS)
     first = message.strip().splitlines()[0] if message.strip() else ""
     if is_lost_peer(err):
         return (f"lost contact with another process ({first[:300]}); the launcher names the one that failed, "

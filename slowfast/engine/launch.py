@@ -117,9 +117,10 @@ def run_process(cfg, func: Callable) -> None:
                     cfg.TRAIN.BATCH_SIZE // world)
         func(cfg)
     except Exception as err:
+        # No destroy_process_group on the way out: with NCCL it may wait on the peers this process left
+        # behind; the launcher stops them and the exit frees the group.
         stop(err, cfg, device)
-    finally:
-        du.destroy_process_group()
+    du.destroy_process_group()
 
 
 def autocast_factory(cfg, device: torch.device) -> Callable[[], AbstractContextManager]:
