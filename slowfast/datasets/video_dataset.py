@@ -45,7 +45,9 @@ class VideoDataset(torch.utils.data.Dataset, abc.ABC):
     Train and val replace a failing video by a random other one (logged with its path, up to
     DATA_LOADER.NUM_RETRIES replacements) and count it; once more than TRAIN.MAX_DATA_FAILURES (0 = no
     limit) failed, `DataFailureError` stops the run with a summary. The count is shared by this dataset's
-    DataLoader workers and kept across epochs: one count per training process (rank).
+    DataLoader workers and kept across epochs: one count per training process (rank). An item that
+    replaced videos names them in meta["decode_failures"] ([{"split", "path", "source", "error"}]), which
+    carries them out of the workers to the trainer's report.
     Val items are the single deterministic view (V = 1, centre crop) at DATA.TEST_CROP_SIZE.
 
     Subclasses give the records (`_records`), whether their files exist (`_missing_files`) and how to read
