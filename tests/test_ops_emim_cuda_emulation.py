@@ -189,6 +189,10 @@ def test_emulated_kernel_choice_both_kernels_agree(exe):
     for kernel, got in runs.items():
         assert got["kernels"] == {"forward": kernel, "backward": kernel}
         _assert_matches(got, want, torch.bfloat16)
+    # The same float32 logits, but P rounded to 16 bits before P V on tensor cores only: the context's bits
+    # differ (what the GPU test of the two kernels relies on to see that the tensor-core path ran).
+    assert torch.equal(runs["simt"]["cost"], runs["tensor_core"]["cost"])
+    assert not torch.equal(runs["simt"]["context"], runs["tensor_core"]["context"])
 
 
 @pytest.mark.parametrize("shape, dtype, smem_limit", [
