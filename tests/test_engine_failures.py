@@ -290,3 +290,14 @@ def test_torchrun_with_a_killed_rank_ends_with_its_line_only(tmp_path):
         assert banner not in proc.stdout + proc.stderr
     assert "Root Cause" in (tmp_path / "launcher.log").read_text()
     assert_loads(tmp_path, 1)
+
+
+def test_an_allocation_the_cpu_refuses_outside_a_step_names_both_batch_keys(tmp_path):
+    from slowfast.engine.failures import failure_line
+
+    with pytest.raises(RuntimeError) as err:
+        torch.empty(2**50, dtype=torch.uint8)  # 1 PiB: the CPU allocator refuses it for real
+    line, status = failure_line(err.value, engine_cfg(tmp_path), torch.device("cpu"))
+    assert line.startswith("out of memory outside a training step (validation, testing or set-up); peak "), line
+    assert "tried to allocate 1048576.00 GiB; lower TRAIN.BATCH_SIZE or TEST.BATCH_SIZE, or set MODEL." in line
+    assert status == 2

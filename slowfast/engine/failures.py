@@ -50,9 +50,11 @@ def memory_peak(device: torch.device) -> str:
 def out_of_memory_line(err: BaseException, device: torch.device, where: str, batch_key: str) -> str:
     """The one line for an out-of-memory `err` `where` (e.g. "in training iteration 3: per-process batch 8 clips
     of [3, 16, 224, 224] (TRAIN.BATCH_SIZE 64 over 8 processes)"): the peak and the keys that lower it."""
-    asked = re.search(r"[Tt]ried to allocate ([\d.]+ [KMGT]iB|\d+ bytes)", str(err))
-    asked = f", tried to allocate {asked.group(1)}" if asked else ""
-    return (f"out of memory {where}; {memory_peak(device)}{asked}; lower {batch_key}, or set {MEMORY_KEYS}")
+    match = re.search(r"[Tt]ried to allocate (?:([\d.]+ [KMGT]iB)|(\d+) bytes)", str(err))  # CUDA's | the CPU's
+    asked = ""
+    if match:
+        asked = f", tried to allocate {match.group(1) or f'{int(match.group(2)) / 2**30:.2f} GiB'}"
+    return f"out of memory {where}; {memory_peak(device)}{asked}; lower {batch_key}, or set {MEMORY_KEYS}"
 
 
 class DataFailureReport:
