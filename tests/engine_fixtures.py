@@ -158,10 +158,12 @@ def train_then_kill_rank1(cfg) -> None:
 
 if __name__ == "__main__":
     # python engine_fixtures.py OUTPUT_DIR [KEY VALUE ...]: the killed run, as it is;
-    # torchrun ... engine_fixtures.py --rank1 OUTPUT_DIR [KEY VALUE ...]: rank 1 killed, through launch_job
-    if sys.argv[1] == "--rank1":
+    # torchrun ... engine_fixtures.py --rank1 OUTPUT_DIR [KEY VALUE ...]: rank 1 killed, through launch_job;
+    # torchrun ... engine_fixtures.py --train OUTPUT_DIR [KEY VALUE ...]: train(cfg, tiny_loader), through launch_job
+    if sys.argv[1] in ("--rank1", "--train"):
         from slowfast.engine.launch import launch_job
 
-        launch_job(engine_cfg(sys.argv[2], *sys.argv[3:]), train_then_kill_rank1)
+        job = train_then_kill_rank1 if sys.argv[1] == "--rank1" else functools.partial(train, loader_fn=tiny_loader)
+        launch_job(engine_cfg(sys.argv[2], *sys.argv[3:]), job)
     else:
         train_then_kill(engine_cfg(sys.argv[1], *sys.argv[2:]))

@@ -9,8 +9,10 @@ import math
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -301,3 +303,27 @@ def test_an_allocation_the_cpu_refuses_outside_a_step_names_both_batch_keys(tmp_
     assert line.startswith("out of memory outside a training step (validation, testing or set-up); peak "), line
     assert "tried to allocate 1048576.00 GiB; lower TRAIN.BATCH_SIZE or TEST.BATCH_SIZE, or set MODEL." in line
     assert status == 2
+
+
+def test_ctrl_c_under_torchrun_ends_with_one_line_and_keeps_the_checkpoints(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it, once the first checkpoint is written."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "tools" / "torchrun.py"), "--log", str(tmp_path / "launcher.log"), "--standalone",
+         "--nproc_per_node", "1", str(REPO / "tests" / "engine_fixtures.py"), "--train", str(tmp_path),
+         "SOLVER.MAX_EPOCH", "1000"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(epoch_checkpoint_path(tmp_path, 1)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "SIGINT" in errors[0] and "the same command resumes" in errors[0], err
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
+    assert_loads(tmp_path, 1)

@@ -8,6 +8,7 @@ and exits quietly; the launcher reads the error files of all failed processes (`
 with the line of the process that failed first on its own, not of those that only lost it as a peer.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,8 @@ from slowfast.utils.logging import FILE_ONLY, get_logger
 logger = get_logger(__name__)
 
 PROGRAM_FAULT_STATUS = 1
+RESUMABLE = "; the checkpoints written so far are kept and the same command resumes from the newest"
+INTERRUPTED = f"interrupted (SIGINT){RESUMABLE}"
 MEMORY_KEYS = "MODEL.USE_CHECKPOINT True (gradient checkpointing) or TRAIN.MIXED_PRECISION True"
 
 
@@ -101,6 +104,8 @@ def original_message(err: BaseException) -> str:
 
 def failure_line(err: BaseException, cfg, device: torch.device) -> tuple[str, int]:
     """(one line naming the cause of `err`, exit status): 2 where a setting is to change, 1 for a fault."""
+    if isinstance(err, KeyboardInterrupt):
+        return INTERRUPTED, 128 + signal.SIGINT
     message = original_message(err)
     if isinstance(err, UserError):
         return " ".join(message.split()), getattr(err, "status", USER_ERROR_STATUS)
@@ -119,7 +124,7 @@ def failure_line(err: BaseException, cfg, device: torch.device) -> tuple[str, in
             ), PROGRAM_FAULT_STATUS
 
 
-def stop(err: Exception, cfg, device: torch.device):
+def stop(err: BaseException, cfg, device: torch.device):
     """End this process on `err`: its line and traceback to the log (file only); then, under a launcher,
     the error file and a quiet exit with the status, else `RunFailure` (the tool prints the line)."""
     line, status = failure_line(err, cfg, device)
@@ -192,15 +197,28 @@ def log_launcher_to(path: str) -> None:
         lg.setLevel(logging.INFO)
 
 
-def torchrun(argv: list[str], log_path: str) -> None:
-    """torchrun with `argv` (its own options, then the script and its arguments) in this process; a failed
-    process ends it with `child_failure`'s RunFailure, torchrun's own report going to `log_path`."""
+@contextlib.contextmanager
+def launcher_failures():
+    """Around a torchelastic launch: a failed process ends it with `child_failure`'s RunFailure, a signal to
+    the launcher (Ctrl-C, a scheduler's SIGTERM) with a RunFailure of status 128 + the signal's number."""
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    try:
+        yield
+    except ChildFailedError as err:
+        raise child_failure(err) from None
+    except SignalException as err:
+        logger.error("launcher: %s", err)
+        raise RunFailure(f"stopped by {err.sigval.name}{RESUMABLE}", 128 + int(err.sigval)) from None
+
+
+def torchrun(argv: list[str], log_path: str) -> None:
+    """torchrun with `argv` (its own options, then the script and its arguments) in this process, its own
+    report going to `log_path`; failures end as `launcher_failures` says."""
     from torch.distributed.run import parse_args, run
 
     log_launcher_to(log_path)
-    try:
+    with launcher_failures():
         run(parse_args(argv))
-    except ChildFailedError as err:
-        raise child_failure(err) from None
 

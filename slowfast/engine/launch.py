@@ -24,7 +24,7 @@ from slowfast.utils import distributed as du
 from slowfast.utils.logging import get_logger, setup_logging
 from slowfast.utils.weights import load_weights
 
-from .failures import child_failure, log_launcher_to, stop
+from .failures import launcher_failures, log_launcher_to, stop
 from .performance import apply_backend_flags, compile_model
 
 logger = get_logger(__name__)
@@ -53,17 +53,14 @@ def launch_job(cfg, func: Callable) -> None:
 
 
 def _start_local_processes(cfg, func: Callable, procs: int) -> None:
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     log_launcher_to(os.path.join(cfg.OUTPUT_DIR, "launcher.log"))
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=procs, run_id=str(uuid.uuid4()),
                           rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1,
                           start_method="spawn")
-    try:
+    with launcher_failures():
         elastic_launch(config, run_process)(cfg, func)
-    except ChildFailedError as err:
-        raise child_failure(err) from None
 
 
 def check_world(cfg, world: int) -> None:
@@ -116,7 +113,7 @@ def run_process(cfg, func: Callable) -> None:
         logger.info("%d process(es) on %s, per-process train batch %d", world, device.type,
                     cfg.TRAIN.BATCH_SIZE // world)
         func(cfg)
-    except Exception as err:
+    except (Exception, KeyboardInterrupt) as err:
         # No destroy_process_group on the way out: with NCCL it may wait on the peers this process left
         # behind; the launcher stops them and the exit frees the group.
         stop(err, cfg, device)
