@@ -114,7 +114,8 @@ class Trainer:
         try:
             yield from self.loader
         except DataFailureError as err:
-            where = f"; every failure is listed in {self.data_failures.path}" if self.data_failures else ""
+            report = self.data_failures
+            where = f"; the videos replaced before are listed in {report.path}" if report else ""
             raise RunFailure(" ".join(original_message(err).split()) + where) from err
 
     def _step(self, batch) -> dict | None:
