@@ -74,9 +74,9 @@ def _address_space() -> int:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize"))
 
 
-def test_out_of_memory_names_the_batch_the_peak_and_the_keys(tmp_path):
-    """Epoch 2 feeds 512 clips (the tiny model needs ~140 MB of activations for them) under an address-space
-    cap 32 MB above what the process holds: the CPU allocator really refuses."""
+def train_out_of_memory(output_dir: str) -> dict:
+    """Train the tiny model 2 epochs; epoch 2 feeds 512 clips (~140 MB of activations) under an address-space cap
+    32 MB above what the process holds, so that the CPU allocator really refuses. {"message", "status"}."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
 
     def big_batch(batches):
@@ -85,18 +85,33 @@ def test_out_of_memory_names_the_batch_the_peak_and_the_keys(tmp_path):
         resource.setrlimit(resource.RLIMIT_AS, (_address_space() + 32 * 2**20, hard))
         yield big
 
-    cfg = engine_cfg(tmp_path, "SOLVER.MAX_EPOCH", "2")
     try:
-        with pytest.raises(RunFailure) as err:
-            launch_job(cfg, lambda cfg: train(cfg, changed_in_epoch_2(big_batch)))
+        cfg = engine_cfg(output_dir, "SOLVER.MAX_EPOCH", "2")
+        launch_job(cfg, lambda cfg: train(cfg, changed_in_epoch_2(big_batch)))
+    except RunFailure as err:
+        return {"message": str(err), "status": err.status}
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-    message = str(err.value)
+    return {"message": "no failure", "status": 0}
+
+
+def test_out_of_memory_names_the_batch_the_peak_and_the_keys(tmp_path):
+    """In a child process of one thread and one malloc arena: a cap on the address space stays with the process
+    that set it (oneDNN, once refused a primitive, refuses every later one in that process), and new threads'
+    arenas would take the 32 MB margin before the batch does."""
+    child = ("import json, sys; sys.path.insert(0, 'tests'); import torch; torch.set_num_threads(1); "
+             "import test_engine_failures as t; print(json.dumps(t.train_out_of_memory(sys.argv[1])))")
+    env = {**os.environ, "MALLOC_ARENA_MAX": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", child, str(tmp_path)], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    message = result["message"]
     assert message.startswith("out of memory in training iteration 5 (epoch 2): per-process batch 512 clips of "
                               "[3, 4, 32, 32]"), message
     assert "GiB resident in CPU memory" in message and "lower TRAIN.BATCH_SIZE" in message
     assert "MODEL.USE_CHECKPOINT True" in message and "TRAIN.MIXED_PRECISION True" in message
-    assert "\n" not in message and err.value.status == 2
+    assert "\n" not in message and result["status"] == 2
     log = (tmp_path / "stdout.log").read_text()
     assert "Traceback" in log and ("DefaultCPUAllocator" in log or "MemoryError" in log)
     assert_loads(tmp_path, 1)
