@@ -192,3 +192,17 @@ def test_throughput_goal_takes_the_fastest_mixed_row_and_pairs_fp32():
     assert goals["best"]["batch"] == 64 and goals["best"]["clips_per_s"] == 256.0 and goals["met"] is True
     assert goals["mixed_x_fp32"] == [{"precision": "fp16", "levers": "cudnn", "batch": 8, "x_fp32": pytest.approx(3.0)}]
     assert gpu_check.throughput_goals({"rows": model["rows"][:1], "sweep": []})["met"] is False
+
+
+def test_kernel_goal_reads_the_tensor_core_row_whatever_the_row_order():
+    """bench_kernels --kernel simt tensor_core lists the SIMT row first: the goal is the tensor-core kernel's, with
+    the time, the fraction of roofline and the ratio to the torch backend checked against their thresholds."""
+    def row(kernel, fwd_bwd_s, pct, x_torch):
+        return {"shape": "s3k7", "dtype": "bfloat16", "backend": "cuda", "cuda_kernel": kernel,
+                "B,T,H,W,heads,d,K": "x", "fwd_bwd_s": fwd_bwd_s, "pct_peak_fwd_bwd": pct, "x_torch_fwd_bwd": x_torch}
+
+    goals = gpu_check.kernel_goals({"rows": [row("simt", 2.4e-3, 1.7, 1.06), row("tensor_core", 90e-6, 50.0, 6.0)]})
+    assert goals["fwd_bwd_us"] == pytest.approx(90.0) and goals["met"] == {"time": True, "bandwidth": True,
+                                                                          "x_torch": True}
+    goals = gpu_check.kernel_goals({"rows": [row("simt", 90e-6, 50.0, 6.0)]})
+    assert goals["measured"] is None
