@@ -2,11 +2,14 @@
 derived figures consistent (clips/s = batch / step, TFLOP/s from fvcore's count x2 x3), the ratios, the batch
 sweep, the profile's top operators, the budget; the lever sets and the datasheet peak table."""
 
+import json
 import os
+import subprocess
 import sys
 
 import pytest
 import torch
+from conftest import REPO
 
 from slowfast.config import load_config
 from slowfast.engine import step_bench
@@ -46,9 +49,14 @@ def test_peak_table_by_device_name(monkeypatch, name, peak):
 
 
 def test_every_lever_and_variant_side_by_side_on_the_cpu(tmp_path):
-    out = bench_model.main([*TINY_ARGS, "--variants", "emim", "global", "--levers", "none", "cl+linear",
-                            "linear@bf16", "--sweep-batches", "2", "4", "--profile", "3", "--json",
-                            str(tmp_path / "b.json")])
+    """The tool as a command, in a process of its own: inside the whole suite's process, the bfloat16 EMIM row's
+    step once turned non-finite at its second iteration (never alone; docs/design_choices.md)."""
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "bench_model.py"), *TINY_ARGS, "--variants", "emim",
+                           "global", "--levers", "none", "cl+linear", "linear@bf16", "--sweep-batches", "2", "4",
+                           "--profile", "3", "--json", str(tmp_path / "b.json")], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads((tmp_path / "b.json").read_text())
     assert [(r["levers"], r["variant"], r["precision"]) for r in out["rows"]] == [
         ("none", "emim", "fp32"), ("none", "global", "fp32"), ("cl+linear", "emim", "fp32"),
         ("cl+linear", "global", "fp32"), ("linear", "emim", "bf16"), ("linear", "global", "bf16")]
@@ -71,7 +79,6 @@ def test_every_lever_and_variant_side_by_side_on_the_cpu(tmp_path):
     kernels = out["profile"]["kernels"]
     assert len(kernels) == 3 and all(k["name"].startswith(("aten::", "Optimizer")) for k in kernels)
     assert kernels[0]["self_ms"] >= kernels[1]["self_ms"] >= kernels[2]["self_ms"] > 0
-    assert (tmp_path / "b.json").exists()
 
 
 def test_rows_past_the_budget_are_skipped_and_say_so():
