@@ -62,6 +62,7 @@ class Trainer:
         self.losses: list[float] = []  # mean loss over all processes, per iteration of this run
         self.nonfinite_skips = 0  # steps skipped in this run for a NaN/inf loss
         self.scaler_skips = 0  # steps the float16 loss scaler skipped for inf/NaN gradients
+        self._scale: float | None = None  # the loss scale after the last step (read once per step, at its end)
 
     def train(self, start_epoch: int, max_epoch: int) -> None:
         """Train epochs start_epoch..max_epoch-1, calling every hook after each. Each epoch's data order and
@@ -189,11 +190,14 @@ class Trainer:
         if self.clip_gradient:
             self.scaler.unscale_(self.optimizer)
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_gradient)
-        scale = self.scaler.get_scale() if self.scaler.is_enabled() else None
+        if self.scaler.is_enabled() and self._scale is None:
+            self._scale = self.scaler.get_scale()  # first step only (after a resume: the loaded scale)
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        if scale is not None and self.scaler.get_scale() < scale:  # the scaler found inf/NaN gradients
-            self.scaler_skips += 1
+        if self.scaler.is_enabled():  # one host sync, at the step's end where topk_correct syncs anyway
+            scale, self._scale = self._scale, self.scaler.get_scale()
+            if self._scale < scale:  # the scaler found inf/NaN gradients: it skipped the step and lowered the scale
+                self.scaler_skips += 1
         self.losses.append(mean_loss)
         top1, top5 = topk_correct(logits.detach(), labels)
         n = labels.shape[0]
